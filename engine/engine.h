@@ -1,0 +1,81 @@
+// The engine: load a model, run passes, compile for a batch size, run.
+//
+//   ir::Graph g = engine::load_model("resnet18");          // or a model directory
+//   engine::fuse(g, engine::FuseLevel::batchnorm);         // optional
+//   engine::Plan plan = engine::compile(g, /*batch=*/10);  // primitives built once
+//   engine::Context ctx(plan);                             // buffers, built once
+//   std::vector<ir::Tensor> y = ctx.run({x});
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "passes/pass.h"
+
+namespace kiln::engine {
+
+// A built-in model name or a model directory; shapes inferred and verified.
+ir::Graph load_model(const std::string& name_or_dir, uint64_t seed = 0);
+
+enum class FuseLevel { none, batchnorm, all };
+// Runs the passes of that level (verify() after each) and returns their reports.
+std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level);
+
+struct PlanImpl;
+
+// A graph compiled for one batch size: oneDNN primitives and packed weights,
+// a schedule of steps and a buffer plan. Immutable: many Contexts, on many
+// threads, may run one Plan at once.
+class Plan {
+ public:
+  Plan(Plan&&) noexcept;
+  Plan& operator=(Plan&&) noexcept;
+  ~Plan();
+
+  int64_t batch() const;
+  // Shapes of the graph's inputs and outputs with the batch bound.
+  const std::vector<ir::Shape>& input_shapes() const;
+  const std::vector<ir::Shape>& output_shapes() const;
+  size_t step_count() const;
+  size_t activation_bytes() const;  // the buffer plan's total size
+
+  const PlanImpl& impl() const { return *impl_; }
+
+ private:
+  friend Plan compile(const ir::Graph& graph, int64_t batch);
+  explicit Plan(std::unique_ptr<PlanImpl> impl);
+  std::unique_ptr<PlanImpl> impl_;
+};
+
+// Binds the batch dimension and builds the plan. Throws kiln::Error naming
+// the node if a kernel cannot be built.
+Plan compile(const ir::Graph& graph, int64_t batch);
+
+struct ContextImpl;
+
+// One execution's buffers and stream. Not shared between threads.
+class Context {
+ public:
+  explicit Context(const Plan& plan);
+  Context(Context&&) noexcept;
+  ~Context();
+
+  // Runs the plan. Inputs must match the plan's input shapes (float32, C
+  // order); throws kiln::Error naming the input otherwise.
+  std::vector<ir::Tensor> run(const std::vector<ir::Tensor>& inputs);
+
+ private:
+  std::unique_ptr<ContextImpl> impl_;
+};
+
+// Compile for the first input's batch size and run once: for tests and tools.
+std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs);
+
+// Sets how many threads oneDNN uses (OpenMP); 0 leaves the default.
+void set_threads(int threads);
+int max_threads();
+
+}  // namespace kiln::engine

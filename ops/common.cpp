@@ -1,0 +1,77 @@
+#include "ops/common.h"
+
+#include <cstring>
+
+#include "ir/error.h"
+#include "ops/registry.h"
+
+namespace kiln::ops {
+
+using dnnl::memory;
+
+void require_activation(const ir::Node& node, size_t index, const std::string& what) {
+  if (node.inputs.at(index)->is_param())
+    throw Error(node.where(), "input " + std::to_string(index) + " (" + what + ") '" +
+                                  node.inputs[index]->name +
+                                  "' must be an activation, got a parameter");
+}
+
+void require_param(const ir::Node& node, size_t index, const std::string& what) {
+  if (!node.inputs.at(index)->is_param())
+    throw Error(node.where(), "input " + std::to_string(index) + " (" + what + ") '" +
+                                  node.inputs[index]->name +
+                                  "' must be a parameter, got an activation");
+}
+
+void require_rank(const ir::Node& node, size_t index, const std::string& what, size_t rank) {
+  const ir::Shape& s = node.inputs.at(index)->shape;
+  if (s.size() != rank)
+    throw Error(node.where(), what + " '" + node.inputs[index]->name + "': expected rank " +
+                                  std::to_string(rank) + ", got shape " + ir::shape_str(s));
+}
+
+void require_shape(const ir::Node& node, size_t index, const std::string& what,
+                   const ir::Shape& shape) {
+  const ir::Shape& s = node.inputs.at(index)->shape;
+  if (s != shape)
+    throw Error(node.where(), what + " '" + node.inputs[index]->name + "': expected shape " +
+                                  ir::shape_str(shape) + ", got " + ir::shape_str(s));
+}
+
+memory::dims to_dims(const ir::Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
+
+memory::desc plain_desc(const ir::Shape& shape) {
+  using tag = memory::format_tag;
+  static const tag tags[] = {tag::a, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
+  if (shape.empty() || shape.size() > 5)
+    throw Error("plain_desc: unsupported rank " + std::to_string(shape.size()));
+  return memory::desc(to_dims(shape), memory::data_type::f32, tags[shape.size()]);
+}
+
+dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops) {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  attr.set_post_ops(post_ops);
+  return attr;
+}
+
+memory pack_param(const ir::Tensor& tensor, const memory::desc& desc,
+                  const ir::Shape& logical_shape) {
+  const dnnl::engine& engine = cpu_engine();
+  ir::Shape shape = logical_shape.empty() ? tensor.shape : logical_shape;
+  memory::desc plain = plain_desc(shape);
+  memory src(plain, engine);
+  std::memcpy(src.get_data_handle(), tensor.data.data(), tensor.data.size() * sizeof(float));
+  if (plain == desc) return src;
+  memory dst(desc, engine);
+  dnnl::stream stream(engine);
+  dnnl::reorder(src, dst).execute(stream, src, dst);
+  stream.wait();
+  return dst;
+}
+
+void throw_dnnl_error(const ir::Node& node, const dnnl::error& e) {
+  throw Error(node.where(), std::string("oneDNN: ") + e.what());
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,53 @@
+// Helpers shared by the op files: input checks for validate(), and the small
+// pieces of oneDNN set-up every kernel repeats.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "ir/graph.h"
+#include "ir/tensor.h"
+
+namespace kiln::ops {
+
+// --- validate() helpers; each throws kiln::Error naming the node -----------
+
+// Input `index` (called `what`, e.g. "weight") must be an activation / a parameter.
+void require_activation(const ir::Node& node, size_t index, const std::string& what);
+void require_param(const ir::Node& node, size_t index, const std::string& what);
+// Input `index` must have rank `rank`.
+void require_rank(const ir::Node& node, size_t index, const std::string& what, size_t rank);
+// Input `index` must have exactly this shape.
+void require_shape(const ir::Node& node, size_t index, const std::string& what,
+                   const ir::Shape& shape);
+
+// --- oneDNN set-up -----------------------------------------------------------
+
+dnnl::memory::dims to_dims(const ir::Shape& shape);
+// The plain, C-ordered layout of a shape (nchw for rank 4, nc for rank 2, ...).
+dnnl::memory::desc plain_desc(const ir::Shape& shape);
+// Every primitive gets this attribute, with the scratchpad owned by the caller
+// so that a context can run without allocating: pass post-ops if any.
+dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops = dnnl::post_ops());
+// Copies a parameter into a new memory with layout `desc`, reordering from
+// the parameter's plain layout (reshaped to `logical_shape` if given) once.
+dnnl::memory pack_param(const ir::Tensor& tensor, const dnnl::memory::desc& desc,
+                        const ir::Shape& logical_shape = {});
+
+// Runs `build` and turns a oneDNN failure into a kiln::Error naming the node.
+template <class F>
+auto with_node(const ir::Node& node, F&& build) -> decltype(build());
+[[noreturn]] void throw_dnnl_error(const ir::Node& node, const dnnl::error& e);
+
+template <class F>
+auto with_node(const ir::Node& node, F&& build) -> decltype(build()) {
+  try {
+    return build();
+  } catch (const dnnl::error& e) {
+    throw_dnnl_error(node, e);
+  }
+}
+
+}  // namespace kiln::ops

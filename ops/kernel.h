@@ -1,0 +1,89 @@
+// Kernel: a node compiled for fixed input shapes and layouts.
+//
+// An op's compile() builds its oneDNN primitive once, reorders its weights
+// into the layout the primitive prefers once, and returns a Kernel. The engine
+// then binds the kernel to buffers once per execution context and runs it
+// with no allocation and no graph walking. A Kernel is immutable after
+// compile, so one plan can run on several threads, each with its own context.
+#pragma once
+
+#include <memory>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace kiln::ops {
+
+// The arguments of one execution, keyed by DNNL_ARG_*; built once per context.
+using ExecArgs = std::unordered_map<int, dnnl::memory>;
+
+// What an op's compile() is given besides the node.
+struct CompileContext {
+  dnnl::engine engine;
+  // For each activation input (the node's inputs that are not parameters, in
+  // order): the layout its producer writes. An op may ask for another layout
+  // through Kernel::input_desc(); the engine then inserts a reorder.
+  std::vector<dnnl::memory::desc> input_descs;
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  // The layout the kernel reads activation input i in.
+  virtual dnnl::memory::desc input_desc(size_t i) const = 0;
+  virtual dnnl::memory::desc output_desc() const = 0;
+  // Scratch memory the kernel needs while it runs (zero-sized if none).
+  virtual dnnl::memory::desc scratchpad_desc() const { return {}; }
+  // Index of the activation input whose buffer the output overwrites in place
+  // (-1: none). The engine gives the output that input's buffer.
+  virtual int inplace_input() const { return -1; }
+  // Builds the argument map for these buffers; called once per context.
+  virtual ExecArgs bind(const std::vector<dnnl::memory>& inputs, const dnnl::memory& output,
+                        const dnnl::memory& scratchpad) const = 0;
+  virtual void execute(dnnl::stream& stream, const ExecArgs& args) const = 0;
+};
+
+// The common case: one oneDNN primitive, activations bound to given DNNL_ARG
+// ids, constant arguments (packed weights, bias) owned by the kernel.
+class PrimitiveKernel : public Kernel {
+ public:
+  struct Input {
+    int arg;                  // DNNL_ARG_SRC, DNNL_ARG_SRC_1, ...
+    dnnl::memory::desc desc;  // the layout the primitive reads
+  };
+
+  PrimitiveKernel(dnnl::primitive primitive, std::vector<Input> inputs, dnnl::memory::desc output,
+                  dnnl::memory::desc scratchpad, ExecArgs constants, int output_arg = DNNL_ARG_DST)
+      : primitive_(std::move(primitive)), inputs_(std::move(inputs)), output_(std::move(output)),
+        scratchpad_(std::move(scratchpad)), constants_(std::move(constants)),
+        output_arg_(output_arg) {}
+
+  dnnl::memory::desc input_desc(size_t i) const override { return inputs_.at(i).desc; }
+  dnnl::memory::desc output_desc() const override { return output_; }
+  dnnl::memory::desc scratchpad_desc() const override { return scratchpad_; }
+
+  ExecArgs bind(const std::vector<dnnl::memory>& inputs, const dnnl::memory& output,
+                const dnnl::memory& scratchpad) const override {
+    ExecArgs args = constants_;
+    for (size_t i = 0; i < inputs_.size(); ++i) args[inputs_[i].arg] = inputs.at(i);
+    args[output_arg_] = output;
+    if (scratchpad_.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = scratchpad;
+    return args;
+  }
+
+  void execute(dnnl::stream& stream, const ExecArgs& args) const override {
+    primitive_.execute(stream, args);
+  }
+
+ private:
+  dnnl::primitive primitive_;
+  std::vector<Input> inputs_;
+  dnnl::memory::desc output_;
+  dnnl::memory::desc scratchpad_;
+  ExecArgs constants_;
+  int output_arg_;
+};
+
+}  // namespace kiln::ops

@@ -1,0 +1,60 @@
+#include "ops/registry.h"
+
+#include "ir/error.h"
+
+namespace kiln::ops {
+
+// One per op file in ops/.
+void register_add(Registry& r);
+void register_avg_pool2d(Registry& r);
+void register_batchnorm(Registry& r);
+void register_conv2d(Registry& r);
+void register_flatten(Registry& r);
+void register_global_avg_pool2d(Registry& r);
+void register_linear(Registry& r);
+void register_max_pool2d(Registry& r);
+void register_relu(Registry& r);
+
+static Registry build_registry() {
+  Registry r;
+  register_add(r);
+  register_avg_pool2d(r);
+  register_batchnorm(r);
+  register_conv2d(r);
+  register_flatten(r);
+  register_global_avg_pool2d(r);
+  register_linear(r);
+  register_max_pool2d(r);
+  register_relu(r);
+  return r;
+}
+
+const Registry& registry() {
+  static const Registry r = build_registry();
+  return r;
+}
+
+void Registry::add(OpDef def) {
+  if (defs_.count(def.name)) throw Error("op registry: '" + def.name + "' registered twice");
+  schemas_[def.name] = def.schema;
+  std::string name = def.name;
+  defs_.emplace(std::move(name), std::move(def));
+}
+
+const OpDef* Registry::find(const std::string& name) const {
+  auto it = defs_.find(name);
+  return it == defs_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, def] : defs_) out.push_back(name);
+  return out;
+}
+
+const dnnl::engine& cpu_engine() {
+  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,35 @@
+// What every pass returns, and the pipeline that runs passes in order.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/op_schema.h"
+
+namespace kiln::passes {
+
+struct Skip {
+  std::string node;    // the node the pass looked at and left alone
+  std::string reason;  // why, in words a user understands
+};
+
+struct PassReport {
+  std::string pass;
+  std::vector<std::string> changed;  // one line per rewrite, e.g. "bn1 into conv1"
+  std::vector<Skip> skipped;
+};
+
+using PassFn = PassReport (*)(ir::Graph&);
+
+struct Pass {
+  std::string name;
+  PassFn run;
+};
+
+// Runs each pass in order and ir::verify()s the graph after every one; a
+// failed verify throws kiln::Error naming the pass.
+std::vector<PassReport> run_passes(ir::Graph& graph, const std::vector<Pass>& passes,
+                                   const ir::OpTable& ops);
+
+}  // namespace kiln::passes
