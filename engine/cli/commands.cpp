@@ -1,0 +1,219 @@
+#include "engine/cli/commands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/timing.h"
+#include "ir/error.h"
+#include "loaders/model_dir.h"
+#include "loaders/npy.h"
+#include "loaders/random.h"
+
+namespace kiln::cli {
+
+using nlohmann::json;
+
+static const char* level_name(engine::FuseLevel level) {
+  switch (level) {
+    case engine::FuseLevel::none: return "none";
+    case engine::FuseLevel::batchnorm: return "bn";
+    case engine::FuseLevel::all: return "all";
+  }
+  return "?";
+}
+
+// The inputs to run on: from --input files, else seeded random ones; and the batch.
+struct Inputs {
+  std::vector<ir::Tensor> tensors;
+  int64_t batch = 1;
+  std::string source;  // for the report
+};
+
+static Inputs make_inputs(const ir::Graph& graph, const Options& o) {
+  Inputs in;
+  const auto& graph_inputs = graph.inputs();
+  if (!o.inputs.empty()) {
+    if (o.inputs.size() != graph_inputs.size())
+      throw UsageError("the model takes " + std::to_string(graph_inputs.size()) +
+                       " input(s), got " + std::to_string(o.inputs.size()) + " --input");
+    for (size_t i = 0; i < o.inputs.size(); ++i) {
+      ir::Tensor t = loaders::read_npy(o.inputs[i]);
+      const ir::Shape& want = graph_inputs[i]->shape;
+      bool fits = t.shape.size() == want.size() && !t.shape.empty();
+      for (size_t d = 1; fits && d < want.size(); ++d) fits = t.shape[d] == want[d];
+      if (fits && want[0] != ir::kBatch) fits = t.shape[0] == want[0];
+      if (!fits)
+        throw Error(o.inputs[i], "shape " + ir::shape_str(t.shape) + " does not fit model input '" +
+                                     graph_inputs[i]->name + "' " + ir::shape_str(want));
+      if (t.shape[0] == 0) throw Error(o.inputs[i], "batch dimension is 0");
+      in.tensors.push_back(std::move(t));
+    }
+    in.batch = in.tensors[0].shape[0];
+    for (size_t i = 1; i < in.tensors.size(); ++i) {
+      if (in.tensors[i].shape[0] != in.batch)
+        throw Error(o.inputs[i], "batch " + std::to_string(in.tensors[i].shape[0]) +
+                                     " differs from the first input's " + std::to_string(in.batch));
+    }
+    if (o.batch && o.batch != in.batch)
+      throw UsageError("--batch " + std::to_string(o.batch) + " disagrees with the input's batch " +
+                       std::to_string(in.batch));
+    in.source = o.inputs[0];
+    return in;
+  }
+  in.batch = o.batch ? o.batch : 1;
+  for (const ir::Value* v : graph_inputs) {
+    if (!v->shape.empty() && v->shape[0] != ir::kBatch && o.batch && v->shape[0] != o.batch)
+      throw UsageError("--batch " + std::to_string(o.batch) + ": model input '" + v->name +
+                       "' has a fixed batch of " + std::to_string(v->shape[0]));
+    if (!v->shape.empty() && v->shape[0] != ir::kBatch) in.batch = v->shape[0];
+  }
+  loaders::Random rng(o.seed + 1);
+  for (const ir::Value* v : graph_inputs) {
+    ir::Shape shape = v->shape;
+    if (!shape.empty() && shape[0] == ir::kBatch) shape[0] = in.batch;
+    in.tensors.push_back(loaders::random_tensor(shape, rng, -1.0, 1.0));
+  }
+  in.source = "seeded random (seed " + std::to_string(o.seed) + ")";
+  return in;
+}
+
+static void print_reports(const std::vector<passes::PassReport>& reports, bool verbose) {
+  for (const auto& r : reports) {
+    std::printf("pass       %s: %zu changed, %zu skipped\n", r.pass.c_str(), r.changed.size(),
+                r.skipped.size());
+    if (!verbose) continue;
+    for (const auto& c : r.changed) std::printf("  folded   %s\n", c.c_str());
+    for (const auto& s : r.skipped) std::printf("  skipped  %s: %s\n", s.node.c_str(), s.reason.c_str());
+  }
+}
+
+static void write_outputs(const Options& o, const std::vector<ir::Tensor>& outputs) {
+  if (o.outputs.size() > outputs.size())
+    throw UsageError(std::to_string(o.outputs.size()) + " --output given, but the model has " +
+                     std::to_string(outputs.size()) + " output(s)");
+  for (size_t i = 0; i < o.outputs.size(); ++i) loaders::write_npy(o.outputs[i], outputs[i]);
+}
+
+// Returns {max |a - b|, max |b|} over all outputs.
+static std::pair<double, double> max_abs_diff(const std::vector<ir::Tensor>& a,
+                                              const std::vector<ir::Tensor>& b) {
+  double diff = 0, scale = 0;
+  for (size_t o = 0; o < a.size(); ++o) {
+    for (size_t i = 0; i < a[o].data.size(); ++i) {
+      double d = std::fabs(double(a[o].data[i]) - double(b[o].data[i]));
+      diff = std::isnan(d) ? INFINITY : std::max(diff, d);
+      scale = std::max(scale, std::fabs(double(b[o].data[i])));
+    }
+  }
+  return {diff, scale};
+}
+
+static std::string join_shape(const std::vector<ir::Shape>& shapes) {
+  std::string s;
+  for (const auto& shape : shapes) s += (s.empty() ? "" : ", ") + ir::shape_str(shape);
+  return s;
+}
+
+int run_model(const Options& o) {
+  engine::set_threads(o.threads);
+  ir::Graph graph = engine::load_model(o.model, o.seed);
+  Inputs in = make_inputs(graph, o);
+  size_t nodes_before = graph.nodes().size(), bn_before = graph.count_op("batchnorm");
+  if (o.dump_graph) std::printf("graph %s:\n%s", o.model.c_str(), ir::print(graph).c_str());
+
+  std::vector<passes::PassReport> reports = engine::fuse(graph, o.fuse);
+  if (o.dump_graph && o.fuse != engine::FuseLevel::none)
+    std::printf("graph after passes (--fuse=%s):\n%s", level_name(o.fuse), ir::print(graph).c_str());
+  if (!o.save_dir.empty()) loaders::save_model_dir(graph, o.save_dir);
+
+  engine::Plan plan = engine::compile(graph, in.batch);
+  engine::Context ctx(plan);
+  std::vector<ir::Tensor> outputs = ctx.run(in.tensors);  // the result; runs below are for timing
+  engine::TimingStats t = engine::time_runs(ctx, in.tensors, o.warmup, o.iters);
+  write_outputs(o, outputs);
+
+  std::printf("model      %s: %zu nodes, %zu batchnorm\n", o.model.c_str(), nodes_before, bn_before);
+  print_reports(reports, o.verbose);
+  std::printf("input      %s %s\n", join_shape(plan.input_shapes()).c_str(), in.source.c_str());
+  std::printf("output     %s\n", join_shape(plan.output_shapes()).c_str());
+  std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads\n",
+              t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch), engine::max_threads());
+  if (!o.save_dir.empty()) std::printf("saved      %s\n", o.save_dir.c_str());
+  if (o.json) {
+    json j = {{"model", o.model},
+              {"fuse", level_name(o.fuse)},
+              {"batch", in.batch},
+              {"threads", engine::max_threads()},
+              {"nodes_before", nodes_before},
+              {"nodes_after", graph.nodes().size()},
+              {"batchnorm_before", bn_before},
+              {"batchnorm_after", graph.count_op("batchnorm")},
+              {"median_ms", t.median_ms},
+              {"min_ms", t.min_ms},
+              {"runs", t.runs}};
+    std::cout << j.dump() << std::endl;
+  }
+  return 0;
+}
+
+int compare_model(const Options& o) {
+  engine::set_threads(o.threads);
+  ir::Graph unfused = engine::load_model(o.model, o.seed);
+  Inputs in = make_inputs(unfused, o);
+  ir::Graph fused = unfused.clone();
+  std::vector<passes::PassReport> reports = engine::fuse(fused, o.fuse);
+  if (o.dump_graph) {
+    std::printf("graph %s:\n%s", o.model.c_str(), ir::print(unfused).c_str());
+    std::printf("graph after passes (--fuse=%s):\n%s", level_name(o.fuse), ir::print(fused).c_str());
+  }
+  if (!o.save_dir.empty()) loaders::save_model_dir(fused, o.save_dir);
+
+  engine::Plan plan_unfused = engine::compile(unfused, in.batch);
+  engine::Plan plan_fused = engine::compile(fused, in.batch);
+  engine::Context ctx_unfused(plan_unfused), ctx_fused(plan_fused);
+  std::vector<ir::Tensor> y_unfused = ctx_unfused.run(in.tensors);
+  std::vector<ir::Tensor> y_fused = ctx_fused.run(in.tensors);
+  auto [diff, scale] = max_abs_diff(y_fused, y_unfused);
+  std::vector<engine::TimingStats> t =
+      engine::time_interleaved({&ctx_unfused, &ctx_fused}, in.tensors, o.warmup, o.iters);
+  write_outputs(o, y_fused);
+
+  const char* fused_label = o.fuse == engine::FuseLevel::all ? "fused (all)" : "fused (bn)";
+  std::printf("model      %s, batch %lld, %d threads, %d timed runs each (interleaved)\n",
+              o.model.c_str(), static_cast<long long>(in.batch), engine::max_threads(), o.iters);
+  print_reports(reports, o.verbose);
+  std::printf("\n%-12s %10s %10s %7s %10s\n", "", "median ms", "min ms", "nodes", "batchnorm");
+  std::printf("%-12s %10.3f %10.3f %7zu %10zu\n", "unfused", t[0].median_ms, t[0].min_ms,
+              unfused.nodes().size(), unfused.count_op("batchnorm"));
+  std::printf("%-12s %10.3f %10.3f %7zu %10zu\n", fused_label, t[1].median_ms, t[1].min_ms,
+              fused.nodes().size(), fused.count_op("batchnorm"));
+  double speedup = t[1].median_ms > 0 ? t[0].median_ms / t[1].median_ms : 0;
+  std::printf("\nspeed-up   %.3fx (unfused median / fused median)\n", speedup);
+  std::printf("max |diff| %.3g (max |unfused output| %.3g, relative %.3g)\n", diff, scale,
+              scale > 0 ? diff / scale : diff);
+  if (o.json) {
+    json j = {{"model", o.model},
+              {"batch", in.batch},
+              {"threads", engine::max_threads()},
+              {"iters", o.iters},
+              {"unfused_ms", t[0].median_ms},
+              {"unfused_min_ms", t[0].min_ms},
+              {"fused_ms", t[1].median_ms},
+              {"fused_min_ms", t[1].min_ms},
+              {"speedup", speedup},
+              {"max_abs_diff", diff},
+              {"max_abs_output", scale},
+              {"nodes_before", unfused.nodes().size()},
+              {"nodes_after", fused.nodes().size()},
+              {"batchnorm_before", unfused.count_op("batchnorm")},
+              {"batchnorm_after", fused.count_op("batchnorm")}};
+    std::cout << j.dump() << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,105 @@
+#include "engine/cli/options.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+
+namespace kiln::cli {
+
+std::string usage() {
+  return R"(usage: engine-run MODEL [options]
+
+Runs a CNN on the CPU with Kiln. MODEL is a model directory (graph.json +
+weights/, see docs/FORMAT.md) or a built-in model: resnet18, tutorial.
+
+options:
+  --fuse[=LEVEL]   run graph passes first. LEVEL: bn (default: fold every
+                   BatchNorm into the conv or linear before it), all (bn plus
+                   post-op fusions), none
+  --input X.npy    input tensor, float32 C order; once per model input.
+                   Default: a seeded random input of the model's shape
+  --output Y.npy   write the output (once per model output, in order)
+  --batch N        batch size (default: from --input, else 1)
+  --threads N      threads for the kernels (default: all cores)
+  --iters N        timed runs (default: 1, or 10 with --compare)
+  --warmup N       untimed runs before them (default: 0, or 3 with --compare)
+  --seed S         seed for built-in weights and the random input (default 0)
+  --compare        compile the model unfused and fused, run both on the same
+                   input, print timings, speed-up, output difference and
+                   node counts
+  --dump-graph     print the graph (before and after the passes)
+  --save DIR       write the model (after the passes) as a model directory
+  --json           end stdout with one line of JSON holding the results
+  -v, --verbose    say which BatchNorms were folded and why others were not
+  -h, --help       show this help
+
+exit status: 0 success, 1 error (bad model, bad input, ...), 2 bad command line
+)";
+}
+
+static int64_t parse_int(const std::string& flag, const std::string& text, int64_t min,
+                         int64_t max) {
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || v < min || v > max)
+    throw UsageError(flag + ": expected an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", got '" + text + "'");
+  return v;
+}
+
+static engine::FuseLevel parse_fuse(const std::string& level) {
+  if (level == "bn") return engine::FuseLevel::batchnorm;
+  if (level == "all") return engine::FuseLevel::all;
+  if (level == "none") return engine::FuseLevel::none;
+  throw UsageError("--fuse: expected bn, all or none, got '" + level + "'");
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::string inline_value;
+    bool has_inline = false;
+    if (arg.rfind("--", 0) == 0 && arg.find('=') != std::string::npos) {
+      inline_value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+      has_inline = true;
+    }
+    auto value = [&]() -> std::string {
+      if (has_inline) return inline_value;
+      if (i + 1 >= args.size()) throw UsageError(arg + ": missing value");
+      return args[++i];
+    };
+    auto no_value = [&] {
+      if (has_inline) throw UsageError(arg + ": takes no value");
+    };
+    const int64_t int_max = std::numeric_limits<int>::max();
+    if (arg == "-h" || arg == "--help") { no_value(); o.help = true; }
+    else if (arg == "--fuse") o.fuse = has_inline ? parse_fuse(inline_value) : engine::FuseLevel::batchnorm;
+    else if (arg == "--input") o.inputs.push_back(value());
+    else if (arg == "--output") o.outputs.push_back(value());
+    else if (arg == "--batch") o.batch = parse_int(arg, value(), 1, 1 << 20);
+    else if (arg == "--threads") o.threads = static_cast<int>(parse_int(arg, value(), 1, 1024));
+    else if (arg == "--iters") o.iters = static_cast<int>(parse_int(arg, value(), 1, int_max));
+    else if (arg == "--warmup") o.warmup = static_cast<int>(parse_int(arg, value(), 0, int_max));
+    else if (arg == "--seed") o.seed = static_cast<uint64_t>(parse_int(arg, value(), 0, std::numeric_limits<int64_t>::max()));
+    else if (arg == "--compare") { no_value(); o.compare = true; }
+    else if (arg == "--dump-graph") { no_value(); o.dump_graph = true; }
+    else if (arg == "--save") o.save_dir = value();
+    else if (arg == "--json") { no_value(); o.json = true; }
+    else if (arg == "-v" || arg == "--verbose") { no_value(); o.verbose = true; }
+    else if (!arg.empty() && arg[0] == '-') throw UsageError("unknown option '" + arg + "'");
+    else if (o.model.empty()) o.model = arg;
+    else throw UsageError("unexpected argument '" + arg + "' (the model is '" + o.model + "')");
+  }
+  if (o.help) return o;
+  if (o.model.empty()) throw UsageError("missing MODEL (a model directory or a built-in name)");
+  if (o.compare && o.fuse == engine::FuseLevel::none) o.fuse = engine::FuseLevel::batchnorm;
+  if (o.iters < 0) o.iters = o.compare ? 10 : 1;
+  if (o.warmup < 0) o.warmup = o.compare ? 3 : 0;
+  return o;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,46 @@
+#include "engine/timing.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace kiln::engine {
+
+TimingStats summarize(std::vector<double> samples) {
+  TimingStats s;
+  s.runs = static_cast<int>(samples.size());
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  size_t n = samples.size();
+  s.median_ms = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+  s.min_ms = samples.front();
+  s.max_ms = samples.back();
+  return s;
+}
+
+static double timed_run_ms(Context& ctx, const std::vector<ir::Tensor>& inputs) {
+  auto start = std::chrono::steady_clock::now();
+  ctx.run(inputs);
+  auto end = std::chrono::steady_clock::now();
+  return std::chrono::duration<double, std::milli>(end - start).count();
+}
+
+TimingStats time_runs(Context& ctx, const std::vector<ir::Tensor>& inputs, int warmup, int iters) {
+  return time_interleaved({&ctx}, inputs, warmup, iters).at(0);
+}
+
+std::vector<TimingStats> time_interleaved(std::vector<Context*> contexts,
+                                          const std::vector<ir::Tensor>& inputs, int warmup,
+                                          int iters) {
+  for (int i = 0; i < warmup; ++i) {
+    for (Context* ctx : contexts) ctx->run(inputs);
+  }
+  std::vector<std::vector<double>> samples(contexts.size());
+  for (int i = 0; i < iters; ++i) {
+    for (size_t c = 0; c < contexts.size(); ++c) samples[c].push_back(timed_run_ms(*contexts[c], inputs));
+  }
+  std::vector<TimingStats> out;
+  for (auto& s : samples) out.push_back(summarize(std::move(s)));
+  return out;
+}
+
+}  // namespace kiln::engine

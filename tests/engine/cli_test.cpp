@@ -1,0 +1,78 @@
+// engine-run as a user meets it: exit codes, one-line errors, --json, --save.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "loaders/npy.h"
+#include "tests/engine/run_command.h"
+
+using kiln::test::last_line;
+using kiln::test::make_temp_dir;
+using kiln::test::run_engine;
+
+static bool one_line(const std::string& s) {
+  return !s.empty() && s.find('\n') == s.size() - 1;
+}
+
+TEST_CASE("engine-run --help prints usage and exits 0") {
+  auto r = run_engine("--help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("usage: engine-run MODEL") != std::string::npos);
+  CHECK(r.out.find("--compare") != std::string::npos);
+}
+
+TEST_CASE("engine-run exits 2 with one line on a bad command line") {
+  for (const char* args : {"", "tutorial --bogus", "tutorial --batch 0", "tutorial --threads x",
+                           "tutorial --fuse=maybe", "tutorial extra", "tutorial --input"}) {
+    CAPTURE(args);
+    auto r = run_engine(args);
+    CHECK(r.exit_code == 2);
+    CHECK(one_line(r.err));
+    CHECK(r.err.rfind("engine-run: ", 0) == 0);
+  }
+}
+
+TEST_CASE("engine-run exits 1 with one line on an unknown model") {
+  auto r = run_engine("no-such-model");
+  CHECK(r.exit_code == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find("not a model directory or a built-in model") != std::string::npos);
+}
+
+TEST_CASE("engine-run exits 1 naming the file when --input does not fit the model") {
+  std::string dir = make_temp_dir("kiln-cli");
+  kiln::loaders::write_npy(dir + "/x.npy", kiln::ir::Tensor({2, 3, 1, 1}));
+  auto r = run_engine("tutorial --input " + dir + "/x.npy");
+  CHECK(r.exit_code == 1);
+  CHECK(one_line(r.err));
+  CHECK(r.err.find(dir + "/x.npy") != std::string::npos);
+  CHECK(r.err.find("does not fit model input 'x' [N, 1, 1, 1]") != std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("engine-run tutorial --compare --json folds 3 batchnorms to 0") {
+  auto r = run_engine("tutorial --compare --json --iters 3 --warmup 1");
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(last_line(r.out));
+  CHECK(j["batchnorm_before"] == 3);
+  CHECK(j["batchnorm_after"] == 0);
+  CHECK(j["nodes_before"] == 6);
+  CHECK(j["nodes_after"] == 3);
+  CHECK(j["max_abs_diff"].get<double>() <= 1e-5 * std::max(1.0, j["max_abs_output"].get<double>()));
+  for (const char* key : {"unfused_ms", "fused_ms", "batch", "threads"}) CHECK(j.contains(key));
+}
+
+TEST_CASE("engine-run --save writes a model that loads back to the same output bit for bit") {
+  std::string dir = make_temp_dir("kiln-cli");
+  REQUIRE(run_engine("tutorial --batch 5 --output " + dir + "/y0.npy --fuse --save " + dir + "/m")
+              .exit_code == 0);
+  auto r = run_engine(dir + "/m --batch 5 --output " + dir + "/y1.npy");
+  REQUIRE(r.exit_code == 0);
+  auto y0 = kiln::loaders::read_npy(dir + "/y0.npy");
+  auto y1 = kiln::loaders::read_npy(dir + "/y1.npy");
+  CHECK(y0.shape == y1.shape);
+  CHECK(y0.data == y1.data);
+  std::filesystem::remove_all(dir);
+}
