@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -77,6 +78,19 @@ static std::unique_ptr<ops::Kernel> make_reorder(const memory::desc& from, const
       pd.scratchpad_desc(), ops::ExecArgs{}, DNNL_ARG_TO);
 }
 
+// Floating-point operations of one node: 2 per multiply-add for a node whose
+// second input is a weight with the output channel in dim 0 (conv2d, linear:
+// each output element takes weight.numel / OC multiply-adds), else one per
+// output element.
+static double node_flops(const ir::Node& node) {
+  double out = static_cast<double>(ir::shape_numel(node.output->shape));
+  if (node.inputs.size() > 1 && node.inputs[1]->is_param() && node.inputs[1]->shape.size() >= 2) {
+    const ir::Shape& w = node.inputs[1]->shape;
+    return 2 * out * static_cast<double>(ir::shape_numel(w) / w[0]);
+  }
+  return out;
+}
+
 // Builds tensors and steps in graph order, inserting reorders where a kernel
 // wants its input in a layout other than the one its producer wrote.
 class PlanBuilder {
@@ -125,7 +139,7 @@ class PlanBuilder {
       inputs.push_back(tensor_in_layout(activations[i], kernel->input_desc(i)));
     int out = add_tensor(node.name, kernel->output_desc());
     tensor_of_[node.output] = out;
-    plan_.steps.push_back({node.name, node.op, std::move(kernel), inputs, out});
+    plan_.steps.push_back({node.name, node.op, std::move(kernel), inputs, out, node_flops(node)});
   }
 
   void add_output(const ir::Value* value) {
@@ -285,6 +299,11 @@ Context::Context(Context&&) noexcept = default;
 Context::~Context() = default;
 
 std::vector<ir::Tensor> Context::run(const std::vector<ir::Tensor>& inputs) {
+  return run_timed(inputs, nullptr);
+}
+
+std::vector<ir::Tensor> Context::run_timed(const std::vector<ir::Tensor>& inputs,
+                                           std::vector<StepTime>* step_times) {
   const PlanImpl& plan = *impl_->plan;
   if (inputs.size() != plan.input_tensors.size())
     throw Error("run: the model takes " + std::to_string(plan.input_tensors.size()) +
@@ -298,9 +317,25 @@ std::vector<ir::Tensor> Context::run(const std::vector<ir::Tensor>& inputs) {
     std::memcpy(impl_->memories[plan.input_tensors[i]].get_data_handle(), inputs[i].data.data(),
                 inputs[i].data.size() * sizeof(float));
   }
-  for (size_t s = 0; s < plan.steps.size(); ++s)
-    plan.steps[s].kernel->execute(impl_->stream, impl_->args[s]);
-  impl_->stream.wait();
+  if (step_times) {
+    // Each step is waited for, so its time is its own.
+    step_times->assign(plan.steps.size(), {});
+    auto origin = std::chrono::steady_clock::now();
+    auto ms_since = [&](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration<double, std::milli>(t - origin).count();
+    };
+    for (size_t s = 0; s < plan.steps.size(); ++s) {
+      auto start = std::chrono::steady_clock::now();
+      plan.steps[s].kernel->execute(impl_->stream, impl_->args[s]);
+      impl_->stream.wait();
+      auto end = std::chrono::steady_clock::now();
+      (*step_times)[s] = {ms_since(start), ms_since(end) - ms_since(start)};
+    }
+  } else {
+    for (size_t s = 0; s < plan.steps.size(); ++s)
+      plan.steps[s].kernel->execute(impl_->stream, impl_->args[s]);
+    impl_->stream.wait();
+  }
   std::vector<ir::Tensor> outputs;
   for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
     ir::Tensor t(plan.output_shapes[o]);

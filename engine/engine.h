@@ -67,6 +67,15 @@ class Context {
   // order); throws kiln::Error naming the input otherwise.
   std::vector<ir::Tensor> run(const std::vector<ir::Tensor>& inputs);
 
+  // As run(), and records when each step of the plan started (ms from the
+  // first step's start) and how long it took; for profiles and traces.
+  struct StepTime {
+    double start_ms = 0;
+    double duration_ms = 0;
+  };
+  std::vector<ir::Tensor> run_timed(const std::vector<ir::Tensor>& inputs,
+                                    std::vector<StepTime>* step_times);
+
  private:
   std::unique_ptr<ContextImpl> impl_;
 };

@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
       std::fputs(cli::usage().c_str(), stdout);
       return 0;
     }
-    return options.compare ? cli::compare_model(options) : cli::run_model(options);
+    if (options.compare) return cli::compare_model(options);
+    if (options.verify) return cli::verify_model(options);
+    return cli::run_model(options);
   } catch (const cli::UsageError& e) {
     std::fprintf(stderr, "engine-run: %s (see engine-run --help)\n", one_line(e.what()).c_str());
     return 2;

@@ -27,6 +27,7 @@ struct Step {
   std::unique_ptr<ops::Kernel> kernel;
   std::vector<int> inputs;  // PlanTensor ids
   int output = -1;
+  double flops = 0;  // floating-point operations per run, for profiles
 };
 
 struct PlanImpl {

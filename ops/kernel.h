@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -43,6 +44,8 @@ class Kernel {
   virtual ExecArgs bind(const std::vector<dnnl::memory>& inputs, const dnnl::memory& output,
                         const dnnl::memory& scratchpad) const = 0;
   virtual void execute(dnnl::stream& stream, const ExecArgs& args) const = 0;
+  // The implementation that runs, for profiles (oneDNN's name, e.g. "jit:avx2").
+  virtual std::string implementation() const { return "kiln"; }
 };
 
 // The common case: one oneDNN primitive, activations bound to given DNNL_ARG
@@ -58,7 +61,12 @@ class PrimitiveKernel : public Kernel {
                   dnnl::memory::desc scratchpad, ExecArgs constants, int output_arg = DNNL_ARG_DST)
       : primitive_(std::move(primitive)), inputs_(std::move(inputs)), output_(std::move(output)),
         scratchpad_(std::move(scratchpad)), constants_(std::move(constants)),
-        output_arg_(output_arg) {}
+        output_arg_(output_arg) {
+    const char* info = nullptr;
+    if (dnnl_primitive_desc_query(primitive_.get_primitive_desc(), dnnl_query_impl_info_str, 0,
+                                  &info) == dnnl_success && info)
+      implementation_ = info;
+  }
 
   dnnl::memory::desc input_desc(size_t i) const override { return inputs_.at(i).desc; }
   dnnl::memory::desc output_desc() const override { return output_; }
@@ -77,6 +85,8 @@ class PrimitiveKernel : public Kernel {
     primitive_.execute(stream, args);
   }
 
+  std::string implementation() const override { return implementation_; }
+
  private:
   dnnl::primitive primitive_;
   std::vector<Input> inputs_;
@@ -84,6 +94,7 @@ class PrimitiveKernel : public Kernel {
   dnnl::memory::desc scratchpad_;
   ExecArgs constants_;
   int output_arg_;
+  std::string implementation_ = "oneDNN";
 };
 
 }  // namespace kiln::ops

@@ -162,9 +162,10 @@ PassReport fold_batchnorm(ir::Graph& graph) {
       report.skipped.push_back({bn->name, reason});
       continue;
     }
-    std::string line = bn->name + " into " + bn->inputs[0]->producer->name;
+    std::string conv = bn->inputs[0]->producer->name;
+    report.changed.push_back(bn->name + " into " + conv);
+    report.replaced.push_back({bn->name, conv});
     fold_one(graph, bn);
-    report.changed.push_back(line);
   }
   graph.erase_unused_params();
   return report;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -18,6 +19,10 @@ struct PassReport {
   std::string pass;
   std::vector<std::string> changed;  // one line per rewrite, e.g. "bn1 into conv1"
   std::vector<Skip> skipped;
+  // {before, after}: the value the graph computed as `before` is now computed
+  // as `after` (e.g. {"bn1", "conv1"} when bn1 folds into conv1). Lets a tool
+  // match intermediate values of the graphs before and after the pass.
+  std::vector<std::pair<std::string, std::string>> replaced;
 };
 
 using PassFn = PassReport (*)(ir::Graph&);

@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 
+#include "engine/profile.h"
 #include "engine/timing.h"
+#include "engine/verify_fusion.h"
 #include "ir/error.h"
 #include "loaders/model_dir.h"
 #include "loaders/npy.h"
@@ -118,6 +123,12 @@ static std::string join_shape(const std::vector<ir::Shape>& shapes) {
   return s;
 }
 
+static void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary);
+  if (f) f << text;
+  if (!f) throw Error(path, std::string("cannot write: ") + std::strerror(errno));
+}
+
 int run_model(const Options& o) {
   engine::set_threads(o.threads);
   ir::Graph graph = engine::load_model(o.model, o.seed);
@@ -143,6 +154,16 @@ int run_model(const Options& o) {
   std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads\n",
               t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch), engine::max_threads());
   if (!o.save_dir.empty()) std::printf("saved      %s\n", o.save_dir.c_str());
+  if (o.profile) {
+    std::printf("\nprofile over %d run(s), each step timed on its own:\n%s", o.iters,
+                engine::profile_table(engine::profile(plan, ctx, in.tensors, 1, o.iters)).c_str());
+  }
+  if (!o.trace_file.empty()) {
+    std::vector<engine::Context::StepTime> times;
+    ctx.run_timed(in.tensors, &times);
+    write_text_file(o.trace_file, engine::chrome_trace(plan, times));
+    std::printf("trace      %s\n", o.trace_file.c_str());
+  }
   if (o.json) {
     json j = {{"model", o.model},
               {"fuse", level_name(o.fuse)},
@@ -212,6 +233,42 @@ int compare_model(const Options& o) {
               {"batchnorm_before", unfused.count_op("batchnorm")},
               {"batchnorm_after", fused.count_op("batchnorm")}};
     std::cout << j.dump() << std::endl;
+  }
+  return 0;
+}
+
+int verify_model(const Options& o) {
+  engine::set_threads(o.threads);
+  ir::Graph unfused = engine::load_model(o.model, o.seed);
+  Inputs in = make_inputs(unfused, o);
+  ir::Graph fused = unfused.clone();
+  std::vector<passes::PassReport> reports = engine::fuse(fused, o.fuse);
+  print_reports(reports, o.verbose);
+  engine::FusionCheck check = engine::check_fusion(unfused, fused, reports, in.tensors);
+
+  double worst = 0;
+  std::printf("verify     %zu fused nodes compared with their unfused counterparts, batch %lld\n",
+              check.nodes.size(), static_cast<long long>(in.batch));
+  if (o.verbose) std::printf("%-32s %-32s %12s %12s\n", "fused node", "unfused value", "max |diff|", "max |ref|");
+  for (const engine::NodeCheck& n : check.nodes) {
+    worst = std::max(worst, n.max_abs_reference > 0 ? n.max_abs_diff / n.max_abs_reference : n.max_abs_diff);
+    if (o.verbose)
+      std::printf("%-32.32s %-32.32s %12.3g %12.3g%s\n", n.node.c_str(), n.reference.c_str(),
+                  n.max_abs_diff, n.max_abs_reference, n.ok() ? "" : "  DIVERGES");
+  }
+  std::printf("worst      relative error %.3g (tolerance 1e-4 x max |reference| per node)\n", worst);
+  if (o.json) {
+    json j = {{"model", o.model}, {"batch", in.batch}, {"fuse", level_name(o.fuse)},
+              {"nodes_compared", check.nodes.size()}, {"max_rel_error", worst},
+              {"ok", check.first_failure() == nullptr}};
+    std::cout << j.dump() << std::endl;
+  }
+  if (const engine::NodeCheck* bad = check.first_failure()) {
+    char detail[256];
+    std::snprintf(detail, sizeof detail, "max |diff| %.3g exceeds the tolerance %.3g (max |reference| %.3g)",
+                  bad->max_abs_diff, bad->tolerance, bad->max_abs_reference);
+    throw Error("verify", "fused node '" + bad->node + "' diverges from unfused '" + bad->reference +
+                              "': " + detail);
   }
   return 0;
 }

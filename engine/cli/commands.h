@@ -8,5 +8,6 @@ namespace kiln::cli {
 
 int run_model(const Options& options);
 int compare_model(const Options& options);
+int verify_model(const Options& options);
 
 }  // namespace kiln::cli

@@ -29,6 +29,11 @@ options:
                    node counts
   --dump-graph     print the graph (before and after the passes)
   --save DIR       write the model (after the passes) as a model directory
+  --profile        print a per-node table: implementation, median time, share
+                   of the total, GFLOP/s (over --iters runs, default 10)
+  --trace FILE     write a Chrome trace (chrome://tracing, Perfetto) of one run
+  --verify         run unfused and fused, compare every node with its
+                   counterpart, fail naming the first node that diverges
   --json           end stdout with one line of JSON holding the results
   -v, --verbose    say which BatchNorms were folded and why others were not
   -h, --help       show this help
@@ -88,6 +93,9 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--compare") { no_value(); o.compare = true; }
     else if (arg == "--dump-graph") { no_value(); o.dump_graph = true; }
     else if (arg == "--save") o.save_dir = value();
+    else if (arg == "--profile") { no_value(); o.profile = true; }
+    else if (arg == "--trace") o.trace_file = value();
+    else if (arg == "--verify") { no_value(); o.verify = true; }
     else if (arg == "--json") { no_value(); o.json = true; }
     else if (arg == "-v" || arg == "--verbose") { no_value(); o.verbose = true; }
     else if (!arg.empty() && arg[0] == '-') throw UsageError("unknown option '" + arg + "'");
@@ -96,8 +104,10 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.help) return o;
   if (o.model.empty()) throw UsageError("missing MODEL (a model directory or a built-in name)");
-  if (o.compare && o.fuse == engine::FuseLevel::none) o.fuse = engine::FuseLevel::batchnorm;
-  if (o.iters < 0) o.iters = o.compare ? 10 : 1;
+  if (o.compare && o.verify) throw UsageError("--compare and --verify are separate modes: pick one");
+  if ((o.compare || o.verify) && o.fuse == engine::FuseLevel::none)
+    o.fuse = engine::FuseLevel::batchnorm;
+  if (o.iters < 0) o.iters = o.compare || o.profile ? 10 : 1;
   if (o.warmup < 0) o.warmup = o.compare ? 3 : 0;
   return o;
 }

@@ -30,7 +30,10 @@ struct Options {
   bool json = false;
   bool verbose = false;
   bool help = false;
+  bool profile = false;
+  bool verify = false;
   std::string save_dir;
+  std::string trace_file;
 };
 
 // Throws UsageError on anything it does not understand.

@@ -1,0 +1,78 @@
+#include "engine/profile.h"
+
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/plan_impl.h"
+#include "engine/timing.h"
+
+namespace kiln::engine {
+
+std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
+                                 const std::vector<ir::Tensor>& inputs, int warmup, int iters) {
+  const PlanImpl& impl = plan.impl();
+  for (int i = 0; i < warmup; ++i) ctx.run(inputs);
+  std::vector<std::vector<double>> samples(impl.steps.size());
+  std::vector<Context::StepTime> times;
+  for (int i = 0; i < iters; ++i) {
+    ctx.run_timed(inputs, &times);
+    for (size_t s = 0; s < times.size(); ++s) samples[s].push_back(times[s].duration_ms);
+  }
+  std::vector<StepProfile> out;
+  double total = 0;
+  for (size_t s = 0; s < impl.steps.size(); ++s) {
+    const Step& step = impl.steps[s];
+    TimingStats t = summarize(samples[s]);
+    StepProfile p{step.name, step.op, step.kernel->implementation(), t.median_ms, t.min_ms, 0, 0};
+    p.gflops = t.median_ms > 0 ? step.flops / (t.median_ms * 1e6) : 0;
+    total += t.median_ms;
+    out.push_back(p);
+  }
+  for (StepProfile& p : out) p.percent = total > 0 ? 100 * p.median_ms / total : 0;
+  return out;
+}
+
+std::string profile_table(const std::vector<StepProfile>& steps) {
+  std::string s;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10s %10s %6s %8s\n", "node", "op",
+                "implementation", "median ms", "min ms", "%", "GFLOP/s");
+  s += line;
+  double total = 0, total_min = 0;
+  for (const StepProfile& p : steps) {
+    std::snprintf(line, sizeof line, "%-32.32s %-18.18s %-22.22s %10.3f %10.3f %6.1f %8.1f\n",
+                  p.name.c_str(), p.op.c_str(), p.implementation.c_str(), p.median_ms, p.min_ms,
+                  p.percent, p.gflops);
+    s += line;
+    total += p.median_ms;
+    total_min += p.min_ms;
+  }
+  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10.3f %10.3f %6.1f\n", "total", "", "",
+                total, total_min, 100.0);
+  return s + line;
+}
+
+std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>& times) {
+  const PlanImpl& impl = plan.impl();
+  nlohmann::json events = nlohmann::json::array();
+  for (size_t s = 0; s < impl.steps.size() && s < times.size(); ++s) {
+    const Step& step = impl.steps[s];
+    events.push_back({{"name", step.name},
+                      {"cat", step.op},
+                      {"ph", "X"},
+                      {"ts", times[s].start_ms * 1000},
+                      {"dur", times[s].duration_ms * 1000},
+                      {"pid", 1},
+                      {"tid", 1},
+                      {"args", {{"op", step.op},
+                                {"implementation", step.kernel->implementation()},
+                                {"gflop", step.flops / 1e9}}}});
+  }
+  nlohmann::json trace = {{"traceEvents", events},
+                          {"displayTimeUnit", "ms"},
+                          {"otherData", {{"batch", impl.batch}}}};
+  return trace.dump(1) + "\n";
+}
+
+}  // namespace kiln::engine

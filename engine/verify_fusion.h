@@ -1,0 +1,34 @@
+// Checks a fused graph against the unfused one node by node, so a wrong fold
+// is caught at the node where it goes wrong, not at the output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "passes/pass.h"
+
+namespace kiln::engine {
+
+struct NodeCheck {
+  std::string node;       // the node in the fused graph
+  std::string reference;  // the value of the unfused graph it corresponds to
+  double max_abs_diff = 0;
+  double max_abs_reference = 0;
+  double tolerance = 0;   // rel_tolerance * max_abs_reference, at least a tiny absolute floor
+  bool ok() const { return max_abs_diff <= tolerance; }
+};
+
+struct FusionCheck {
+  std::vector<NodeCheck> nodes;  // in the fused graph's order
+  const NodeCheck* first_failure() const;
+};
+
+// Runs both graphs on `inputs` with every node output kept, and compares each
+// fused node with its counterpart: the unfused value of the same name, or the
+// one the passes' `replaced` lists say it took over (bn1 -> conv1).
+FusionCheck check_fusion(const ir::Graph& unfused, const ir::Graph& fused,
+                         const std::vector<passes::PassReport>& reports,
+                         const std::vector<ir::Tensor>& inputs, double rel_tolerance = 1e-4);
+
+}  // namespace kiln::engine
