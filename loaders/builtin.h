@@ -5,9 +5,14 @@
 //   tutorial  the FX fuser tutorial's model M: conv1 -> bn1 -> conv2 ->
 //             nested.0 (BN) -> nested.1 (conv) -> wrapped.mod (BN), 1 channel, 1x1
 //
-// Weights come from a seeded generator: convs and linears uniform in
-// +-1/sqrt(fan_in) (PyTorch's default bound); BN running mean, running var,
-// gamma and beta randomised away from 0/1/1/0, so a wrong fold shows.
+// Weights come from a seeded generator (loaders/random.h): conv weights
+// normal with std sqrt(1/fan_in) (ResNet18's logits then have std ~2),
+// conv biases and linears uniform in +-1/sqrt(fan_in) (PyTorch's default
+// bound); BN gamma U(0.5,1.5), beta U(-0.2,0.2), running mean U(-0.2,0.2),
+// running var U(0.5,1.5): away from 0/1/1/0, so a wrong fold shows.
+// Every batchnorm has eps 1e-5. Node names are torch.fx's with dots
+// ("layer1.0.conv1"); FX's add/relu_1 in a block are "layer1.0.add" and
+// "layer1.0.relu_1".
 #pragma once
 
 #include <cstdint>

@@ -3,19 +3,43 @@
 //   DIR/weights/*.npy
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "ir/graph.h"
 
 namespace kiln::loaders {
 
+// Limits on what load_model_dir() accepts, each checked before the memory it
+// guards is allocated (or, for depth, before the parser can recurse).
+
+// graph.json is refused above this size before it is read. ResNet-50's graph
+// is about 100 KB; the rest is room for small models with inline weights.
+constexpr uint64_t kMaxGraphJsonBytes = uint64_t(64) << 20;  // 64 MiB
+// JSON nesting deeper than this is refused by a pre-scan before parsing.
+// Format v1 needs 5 levels (top, "nodes", a node, "attrs", a list).
+constexpr int kMaxJsonDepth = 64;
+// Nodes in one graph; ResNet-152 has about 500.
+constexpr size_t kMaxNodes = 100000;
+// Entries in "params"; a node has at most a few parameters.
+constexpr size_t kMaxParams = 4 * kMaxNodes;
+// Rank of an input or parameter shape (NPY files have their own limits in npy.h).
+constexpr size_t kMaxRank = 8;
+
 // Reads graph.json and the weights it names. The graph comes back with
 // output shapes not yet inferred: call ir::infer_shapes() and ir::verify().
-// No file outside `dir` is ever opened.
+// No file outside `dir` is ever opened: "file" paths must be relative,
+// without "..", and resolve (following symlinks) inside the directory.
 ir::Graph load_model_dir(const std::string& dir);
 
 // Writes the graph as a model directory (created if missing): graph.json and
 // one NPY per parameter under weights/. Loads back to an identical graph.
 void save_model_dir(const ir::Graph& graph, const std::string& dir);
+
+// The weights/ file name save_model_dir() gives a parameter: its name with
+// every character outside [A-Za-z0-9._-] replaced by '_', plus ".npy".
+// (save_model_dir then adds _1, _2... where two names would collide.)
+std::string param_file_stem(const std::string& name);
 
 }  // namespace kiln::loaders

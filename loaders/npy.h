@@ -20,6 +20,8 @@ constexpr int64_t kNpyMaxElements = int64_t(1) << 31;  // 8 GiB of float32
 // `where` names the source in errors (usually the file path).
 ir::Tensor parse_npy(const std::string& bytes, const std::string& where);
 ir::Tensor read_npy(const std::string& path);
+// As above, but errors name the file `where` (e.g. the path as the model directory wrote it).
+ir::Tensor read_npy(const std::string& path, const std::string& where);
 
 std::string format_npy(const ir::Tensor& tensor);  // version 1.0, '<f4', C order
 void write_npy(const std::string& path, const ir::Tensor& tensor);

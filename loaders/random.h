@@ -10,7 +10,9 @@ namespace kiln::loaders {
 
 class Random {
  public:
-  explicit Random(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  // The seed is hashed first: splitmix64 steps its state by a constant, so
+  // raw seeds n and n + 1 would give the same stream shifted by one value.
+  explicit Random(uint64_t seed);
   uint64_t next_u64();              // splitmix64
   double uniform(double lo, double hi);  // [lo, hi)
   double normal();                  // standard normal (Box-Muller)
