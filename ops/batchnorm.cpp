@@ -1,0 +1,104 @@
+// batchnorm: inference-mode batch normalisation, as torch.nn.BatchNorm2d/1d in eval().
+//
+//   y[n, c, ...] = (x[n, c, ...] - running_mean[c]) / sqrt(running_var[c] + eps)
+//                  * weight[c] + bias[c]
+//   (weight taken as 1 and bias as 0 when the node has neither)
+//
+// inputs   x             activation [N, C, H, W] or [N, C]
+//          running_mean  parameter  [C]
+//          running_var   parameter  [C]
+//          weight        parameter  [C], optional (gamma)
+//          bias          parameter  [C], optional (beta); present exactly when weight is
+// output   y             same shape as x
+// attrs    eps  real >= 0  default 1e-5
+//
+// Runs in whatever layout x arrives in, so after a conv it works on the
+// conv's blocked layout with no reorder: an unfused model pays only for the
+// normalisation itself. oneDNN 2.6 takes gamma and beta as one 2 x C
+// "scale_shift" memory.
+#include <algorithm>
+#include <cmath>
+
+#include "ir/attrs.h"
+#include "ir/error.h"
+#include "ops/common.h"
+#include "ops/registry.h"
+
+namespace kiln::ops {
+
+static double read_eps(const ir::Node& node) {
+  double eps = ir::attr_real(node, "eps", 1e-5);
+  if (!(eps >= 0) || !std::isfinite(eps))
+    throw Error(node.where(), "attribute 'eps': expected a finite non-negative number, got " +
+                                  ir::attr_str(node.attrs.at("eps")));
+  return eps;
+}
+
+static void validate(const ir::Node& node) {
+  ir::check_known_attrs(node, {"eps"});
+  read_eps(node);
+  if (node.inputs.size() == 4)
+    throw Error(node.where(), "expected weight and bias both or neither, got 4 inputs");
+  require_activation(node, 0, "x");
+  const char* names[] = {"x", "running_mean", "running_var", "weight", "bias"};
+  for (size_t i = 1; i < node.inputs.size(); ++i) require_param(node, i, names[i]);
+
+  const ir::Shape& x = node.inputs[0]->shape;
+  if (x.size() != 4 && x.size() != 2)
+    throw Error(node.where(), "x '" + node.inputs[0]->name +
+                                  "': expected rank 4 [N, C, H, W] or rank 2 [N, C], got shape " +
+                                  ir::shape_str(x));
+  for (size_t d = 1; d < x.size(); ++d) {
+    if (x[d] < 1)
+      throw Error(node.where(), "x '" + node.inputs[0]->name +
+                                    "': expected positive dimensions after the batch, got " +
+                                    ir::shape_str(x));
+  }
+  const int64_t C = x[1];
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    const ir::Shape& s = node.inputs[i]->shape;
+    if (s != ir::Shape{C})
+      throw Error(node.where(), std::string(names[i]) + " '" + node.inputs[i]->name +
+                                    "': expected shape [" + std::to_string(C) +
+                                    "] (x has " + std::to_string(C) + " channels), got " +
+                                    ir::shape_str(s));
+  }
+}
+
+static ir::Shape infer_shape(const ir::Node& node) { return node.inputs[0]->shape; }
+
+static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
+  const float eps = static_cast<float>(read_eps(node));
+  const bool affine = node.inputs.size() == 5;
+  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+    const dnnl::memory::desc& x = ctx.input_descs.at(0);
+    auto flags = dnnl::normalization_flags::use_global_stats;
+    if (affine) flags |= dnnl::normalization_flags::use_scale_shift;
+    dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, x, eps,
+                                                 flags);
+    dnnl::batch_normalization_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
+
+    ExecArgs constants;
+    constants[DNNL_ARG_MEAN] = pack_param(*node.inputs[1]->data, pd.mean_desc());
+    constants[DNNL_ARG_VARIANCE] = pack_param(*node.inputs[2]->data, pd.variance_desc());
+    if (affine) {
+      // Row 0 is gamma, row 1 is beta.
+      const std::vector<float>& gamma = node.inputs[3]->data->data;
+      const std::vector<float>& beta = node.inputs[4]->data->data;
+      ir::Tensor scale_shift({2, static_cast<int64_t>(gamma.size())});
+      std::copy(gamma.begin(), gamma.end(), scale_shift.data.begin());
+      std::copy(beta.begin(), beta.end(), scale_shift.data.begin() + gamma.size());
+      constants[DNNL_ARG_SCALE_SHIFT] = pack_param(scale_shift, pd.weights_desc());
+    }
+    return std::make_unique<PrimitiveKernel>(
+        dnnl::batch_normalization_forward(pd),
+        std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, x}}, pd.dst_desc(),
+        pd.scratchpad_desc(), std::move(constants));
+  });
+}
+
+void register_batchnorm(Registry& r) {
+  r.add({"batchnorm", {3, 5, validate, infer_shape}, compile});
+}
+
+}  // namespace kiln::ops

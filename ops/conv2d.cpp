@@ -1,0 +1,161 @@
+// conv2d: 2-D convolution, as torch.nn.functional.conv2d.
+//
+//   y[n, oc, oh, ow] = bias[oc] + sum over ic in oc's group, kh, kw of
+//       x[n, ic, oh*SH - PH + kh*DH, ow*SW - PW + kw*DW] * weight[oc, ic % (C/G), kh, kw]
+//   (x taken as 0 outside the input)
+//   OH = (H + 2*PH - DH*(KH-1) - 1) / SH + 1, the same for OW
+//
+// inputs   x       activation [N, C, H, W]
+//          weight  parameter  [OC, C/G, KH, KW]
+//          bias    parameter  [OC], optional
+// output   y       [N, OC, OH, OW]
+// attrs    stride    [SH, SW]  ints >= 1  default [1, 1]
+//          padding   [PH, PW]  ints >= 0  default [0, 0]  (both sides)
+//          dilation  [DH, DW]  ints >= 1  default [1, 1]
+//          groups    G         int >= 1   default 1; divides C and OC
+//
+// Every layout is format_tag::any: the primitive picks the blocked src, weight
+// and dst layouts it runs fastest on, the weights are reordered into theirs
+// once, and the engine reorders x to the chosen src layout if its producer
+// wrote another. oneDNN counts dilation from 0 (torch's DH - 1).
+#include "ops/conv2d.h"
+
+#include "ir/attrs.h"
+#include "ir/error.h"
+#include "ops/common.h"
+#include "ops/registry.h"
+
+namespace kiln::ops {
+
+using dnnl::memory;
+
+namespace {
+struct Conv2dAttrs {
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups;
+};
+}  // namespace
+
+static Conv2dAttrs read_attrs(const ir::Node& node) {
+  Conv2dAttrs a;
+  a.stride = ir::attr_ints_checked(node, "stride", 2, 1, {1, 1});
+  a.padding = ir::attr_ints_checked(node, "padding", 2, 0, {0, 0});
+  a.dilation = ir::attr_ints_checked(node, "dilation", 2, 1, {1, 1});
+  a.groups = ir::attr_int(node, "groups", 1);
+  if (a.groups < 1)
+    throw Error(node.where(), "attribute 'groups': expected a positive integer, got " +
+                                  std::to_string(a.groups));
+  return a;
+}
+
+static int64_t out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
+  return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+}
+
+static void validate(const ir::Node& node) {
+  ir::check_known_attrs(node, {"stride", "padding", "dilation", "groups"});
+  Conv2dAttrs a = read_attrs(node);
+  require_activation(node, 0, "x");
+  require_param(node, 1, "weight");
+  if (node.inputs.size() == 3) require_param(node, 2, "bias");
+  require_rank(node, 0, "x", 4);
+  require_rank(node, 1, "weight", 4);
+
+  const ir::Shape& x = node.inputs[0]->shape;
+  const ir::Shape& w = node.inputs[1]->shape;
+  const std::string& w_name = node.inputs[1]->name;
+  for (size_t d = 1; d < 4; ++d) {
+    if (x[d] < 1)
+      throw Error(node.where(), "x '" + node.inputs[0]->name +
+                                    "': expected positive C, H, W, got " + ir::shape_str(x));
+  }
+  for (int64_t d : w) {
+    if (d < 1)
+      throw Error(node.where(), "weight '" + w_name + "': expected positive dimensions, got " +
+                                    ir::shape_str(w));
+  }
+  const int64_t C = x[1], OC = w[0], G = a.groups;
+  if (C % G != 0 || OC % G != 0)
+    throw Error(node.where(), "groups " + std::to_string(G) + " must divide input channels " +
+                                  std::to_string(C) + " and output channels " + std::to_string(OC));
+  if (w[1] * G != C)
+    throw Error(node.where(), "weight '" + w_name + "' " + ir::shape_str(w) + ": expected " +
+                                  std::to_string(C / G) + " input channels per group (x has " +
+                                  std::to_string(C) + " channels, groups " + std::to_string(G) +
+                                  "), got " + std::to_string(w[1]));
+  if (node.inputs.size() == 3) require_shape(node, 2, "bias", {OC});
+
+  const char* axis[] = {"H", "W"};
+  for (size_t i = 0; i < 2; ++i) {
+    int64_t in = x[2 + i], k = w[2 + i];
+    int64_t span = a.dilation[i] * (k - 1) + 1, padded = in + 2 * a.padding[i];
+    if (span > padded)
+      throw Error(node.where(), std::string("kernel along ") + axis[i] + " spans " +
+                                    std::to_string(span) + " (kernel " + std::to_string(k) +
+                                    ", dilation " + std::to_string(a.dilation[i]) +
+                                    "), larger than the padded input " + std::to_string(padded) +
+                                    ": the output would be empty");
+  }
+}
+
+static ir::Shape infer_shape(const ir::Node& node) {
+  Conv2dAttrs a = read_attrs(node);
+  const ir::Shape& x = node.inputs[0]->shape;
+  const ir::Shape& w = node.inputs[1]->shape;
+  return {x[0], w[0], out_size(x[2], w[2], a.stride[0], a.padding[0], a.dilation[0]),
+          out_size(x[3], w[3], a.stride[1], a.padding[1], a.dilation[1])};
+}
+
+// Builds the kernel with the given post-ops (none for a plain conv2d). A fused
+// op (conv2d + relu, conv2d + add) calls this with its post-ops; a binary
+// post-op's extra activation would be appended to the kernel's inputs with
+// DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1.
+std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,
+                                       const dnnl::post_ops& post_ops) {
+  Conv2dAttrs a = read_attrs(node);
+  const ir::Shape& x = node.inputs[0]->shape;
+  const ir::Tensor& weight = *node.inputs[1]->data;
+  const ir::Tensor* bias = node.inputs.size() == 3 ? node.inputs[2]->data.get() : nullptr;
+  const ir::Shape y = infer_shape(node);
+  const int64_t N = x[0], C = x[1], OC = weight.shape[0], G = a.groups;
+  const int64_t KH = weight.shape[2], KW = weight.shape[3];
+
+  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+    auto any = [](const memory::dims& dims) {
+      return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
+    };
+    // Grouped weights carry the group as a leading dimension: [G, OC/G, C/G, KH, KW].
+    ir::Shape w_shape = G == 1 ? ir::Shape{OC, C, KH, KW} : ir::Shape{G, OC / G, C / G, KH, KW};
+    memory::desc src = any({N, C, x[2], x[3]});
+    memory::desc wei = any(to_dims(w_shape));
+    memory::desc dst = any(to_dims(y));
+    memory::dims strides = {a.stride[0], a.stride[1]};
+    memory::dims dilates = {a.dilation[0] - 1, a.dilation[1] - 1};
+    memory::dims pad = {a.padding[0], a.padding[1]};
+
+    const auto prop = dnnl::prop_kind::forward_inference;
+    const auto alg = dnnl::algorithm::convolution_direct;
+    dnnl::convolution_forward::desc desc =
+        bias ? dnnl::convolution_forward::desc(prop, alg, src, wei, any({OC}), dst, strides,
+                                               dilates, pad, pad)
+             : dnnl::convolution_forward::desc(prop, alg, src, wei, dst, strides, dilates, pad,
+                                               pad);
+    dnnl::convolution_forward::primitive_desc pd(desc, make_attr(post_ops), ctx.engine);
+
+    ExecArgs constants;
+    constants[DNNL_ARG_WEIGHTS] = pack_param(weight, pd.weights_desc(), w_shape);
+    if (bias) constants[DNNL_ARG_BIAS] = pack_param(*bias, pd.bias_desc());
+    return std::make_unique<PrimitiveKernel>(
+        dnnl::convolution_forward(pd),
+        std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, pd.src_desc()}}, pd.dst_desc(),
+        pd.scratchpad_desc(), std::move(constants));
+  });
+}
+
+static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
+  return compile_conv2d(node, ctx, dnnl::post_ops());
+}
+
+void register_conv2d(Registry& r) { r.add({"conv2d", {2, 3, validate, infer_shape}, compile}); }
+
+}  // namespace kiln::ops

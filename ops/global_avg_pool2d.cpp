@@ -1,0 +1,57 @@
+// global_avg_pool2d: the mean over each channel's H x W plane, as
+// torch.nn.AdaptiveAvgPool2d((1, 1)).
+//
+//   y[n, c, 0, 0] = sum over h < H, w < W of x[n, c, h, w] / (H * W)
+//
+// inputs   x  activation [N, C, H, W]
+// output   y  [N, C, 1, 1]
+// attrs    none
+//
+// An average pooling whose kernel is the whole plane, in the layout x
+// arrives in (blocked after a conv).
+#include "ir/attrs.h"
+#include "ir/error.h"
+#include "ops/common.h"
+#include "ops/registry.h"
+
+namespace kiln::ops {
+
+using dnnl::memory;
+
+static void validate(const ir::Node& node) {
+  ir::check_known_attrs(node, {});
+  require_activation(node, 0, "x");
+  require_rank(node, 0, "x", 4);
+  const ir::Shape& x = node.inputs[0]->shape;
+  for (size_t d = 1; d < 4; ++d) {
+    if (x[d] < 1)
+      throw Error(node.where(), "x '" + node.inputs[0]->name +
+                                    "': expected positive C, H, W, got " + ir::shape_str(x));
+  }
+}
+
+static ir::Shape infer_shape(const ir::Node& node) {
+  const ir::Shape& x = node.inputs[0]->shape;
+  return {x[0], x[1], 1, 1};
+}
+
+static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
+  const ir::Shape& x = node.inputs[0]->shape;
+  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+    const memory::desc& src = ctx.input_descs.at(0);
+    memory::desc dst({x[0], x[1], 1, 1}, memory::data_type::f32, memory::format_tag::any);
+    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference,
+                                     dnnl::algorithm::pooling_avg_exclude_padding, src, dst,
+                                     {1, 1}, {x[2], x[3]}, {0, 0}, {0, 0});
+    dnnl::pooling_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
+    return std::make_unique<PrimitiveKernel>(
+        dnnl::pooling_forward(pd), std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, src}},
+        pd.dst_desc(), pd.scratchpad_desc(), ExecArgs{});
+  });
+}
+
+void register_global_avg_pool2d(Registry& r) {
+  r.add({"global_avg_pool2d", {1, 1, validate, infer_shape}, compile});
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,43 @@
+#include <doctest/doctest.h>
+
+#include "tests/ops/reference.h"
+
+using namespace kiln;
+using namespace kiln::test;
+
+TEST_CASE("linear matches the reference with and without bias") {
+  for (bool with_bias : {true, false}) {
+    CAPTURE(with_bias);
+    ir::Tensor x = random_tensor({3, 37}, 41);
+    ir::Tensor w = random_tensor({10, 37}, 42);
+    ir::Tensor b = random_tensor({10}, 43);
+    std::vector<ir::Tensor> params = {w};
+    if (with_bias) params.push_back(b);
+    ir::Tensor got = run_op("linear", {x}, params);
+    RefTensor rb = to_ref(b);
+    RefTensor want = ref_linear(to_ref(x), to_ref(w), with_bias ? &rb : nullptr);
+    std::string report;
+    CHECK_MESSAGE(count_mismatches(got, want, 1e-5, report) == 0, report);
+  }
+}
+
+TEST_CASE("linear matches the reference on a wide layer") {
+  ir::Tensor x = random_tensor({2, 512}, 44);
+  ir::Tensor w = random_tensor({33, 512}, 45, -0.1, 0.1);
+  ir::Tensor b = random_tensor({33}, 46);
+  ir::Tensor got = run_op("linear", {x}, {w, b});
+  RefTensor rb = to_ref(b);
+  std::string report;
+  CHECK_MESSAGE(count_mismatches(got, ref_linear(to_ref(x), to_ref(w), &rb), 1e-5, report) == 0,
+                report);
+}
+
+TEST_CASE("linear rejects a weight whose IN does not match x") {
+  CHECK(validate_error("linear", {{2, 37}}, {{10, 36}}) ==
+        "node 'node' (linear): weight 'p0' [10, 36]: expected 37 input features (x 'x0' is "
+        "[N, 37]), got 36");
+  CHECK(validate_error("linear", {{2, 37}}, {{10, 37}, {11}}) ==
+        "node 'node' (linear): bias 'p1': expected shape [10], got [11]");
+  CHECK(validate_error("linear", {{2, 3, 9, 11}}, {{10, 297}}) ==
+        "node 'node' (linear): x 'x0': expected rank 2, got shape [N, 3, 9, 11]");
+}

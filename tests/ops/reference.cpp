@@ -1,0 +1,262 @@
+#include "tests/ops/reference.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/engine.h"
+#include "ir/error.h"
+#include "ir/verify.h"
+#include "ops/registry.h"
+
+namespace kiln::test {
+
+RefTensor to_ref(const ir::Tensor& t) {
+  return {t.shape, std::vector<double>(t.data.begin(), t.data.end())};
+}
+
+static int64_t numel(const ir::Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+static RefTensor zeros(const ir::Shape& shape) {
+  return {shape, std::vector<double>(static_cast<size_t>(numel(shape)), 0.0)};
+}
+
+// Index of [a, b, c, d] in a C-ordered rank-4 shape.
+static size_t at4(const ir::Shape& s, int64_t a, int64_t b, int64_t c, int64_t d) {
+  return static_cast<size_t>(((a * s[1] + b) * s[2] + c) * s[3] + d);
+}
+
+RefTensor ref_conv2d(const RefTensor& x, const RefTensor& weight, const RefTensor* bias,
+                     std::vector<int64_t> stride, std::vector<int64_t> padding,
+                     std::vector<int64_t> dilation, int64_t groups) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OC = weight.shape[0], KH = weight.shape[2], KW = weight.shape[3];
+  const int64_t icg = C / groups, ocg = OC / groups;
+  const int64_t OH = (H + 2 * padding[0] - dilation[0] * (KH - 1) - 1) / stride[0] + 1;
+  const int64_t OW = (W + 2 * padding[1] - dilation[1] * (KW - 1) - 1) / stride[1] + 1;
+  RefTensor y = zeros({N, OC, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t oc = 0; oc < OC; ++oc)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double sum = bias ? bias->data[static_cast<size_t>(oc)] : 0.0;
+          const int64_t g = oc / ocg;
+          for (int64_t ic = 0; ic < icg; ++ic)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t ih = oh * stride[0] - padding[0] + kh * dilation[0];
+                int64_t iw = ow * stride[1] - padding[1] + kw * dilation[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                sum += x.data[at4(x.shape, n, g * icg + ic, ih, iw)] *
+                       weight.data[at4(weight.shape, oc, ic, kh, kw)];
+              }
+          y.data[at4(y.shape, n, oc, oh, ow)] = sum;
+        }
+  return y;
+}
+
+RefTensor ref_batchnorm(const RefTensor& x, const RefTensor& mean, const RefTensor& var,
+                        const RefTensor* gamma, const RefTensor* beta, double eps) {
+  const int64_t N = x.shape[0], C = x.shape[1];
+  const int64_t inner = numel(x.shape) / (N * C);
+  RefTensor y = zeros(x.shape);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const size_t ci = static_cast<size_t>(c);
+      double scale = 1.0 / std::sqrt(var.data[ci] + eps) * (gamma ? gamma->data[ci] : 1.0);
+      double shift = beta ? beta->data[ci] : 0.0;
+      for (int64_t i = 0; i < inner; ++i) {
+        size_t k = static_cast<size_t>((n * C + c) * inner + i);
+        y.data[k] = (x.data[k] - mean.data[ci]) * scale + shift;
+      }
+    }
+  return y;
+}
+
+RefTensor ref_relu(const RefTensor& x) {
+  RefTensor y = x;
+  for (double& v : y.data) v = std::max(v, 0.0);
+  return y;
+}
+
+RefTensor ref_add(const RefTensor& a, const RefTensor& b) {
+  RefTensor y = a;
+  for (size_t i = 0; i < y.data.size(); ++i) y.data[i] += b.data[i];
+  return y;
+}
+
+RefTensor ref_flatten(const RefTensor& x, int64_t start_dim) {
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  if (start_dim < 0) start_dim += rank;
+  ir::Shape shape(x.shape.begin(), x.shape.begin() + start_dim);
+  shape.push_back(numel(ir::Shape(x.shape.begin() + start_dim, x.shape.end())));
+  return {shape, x.data};
+}
+
+RefTensor ref_linear(const RefTensor& x, const RefTensor& weight, const RefTensor* bias) {
+  const int64_t N = x.shape[0], IN = x.shape[1], OUT = weight.shape[0];
+  RefTensor y = zeros({N, OUT});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < OUT; ++o) {
+      double sum = bias ? bias->data[static_cast<size_t>(o)] : 0.0;
+      for (int64_t i = 0; i < IN; ++i)
+        sum += x.data[static_cast<size_t>(n * IN + i)] *
+               weight.data[static_cast<size_t>(o * IN + i)];
+      y.data[static_cast<size_t>(n * OUT + o)] = sum;
+    }
+  return y;
+}
+
+// torch's pooling_output_shape: with ceil_mode, the last window must start
+// inside the input or the left padding.
+static int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t num = in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0);
+  int64_t out = num / s + 1;  // num >= 0 in every test
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+RefTensor ref_max_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
+                         std::vector<int64_t> stride, std::vector<int64_t> padding,
+                         std::vector<int64_t> dilation, bool ceil_mode) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OH = pool_out(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode);
+  const int64_t OW = pool_out(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode);
+  RefTensor y = zeros({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double best = -std::numeric_limits<double>::infinity();
+          for (int64_t kh = 0; kh < kernel[0]; ++kh)
+            for (int64_t kw = 0; kw < kernel[1]; ++kw) {
+              int64_t ih = oh * stride[0] - padding[0] + kh * dilation[0];
+              int64_t iw = ow * stride[1] - padding[1] + kw * dilation[1];
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              best = std::max(best, x.data[at4(x.shape, n, c, ih, iw)]);
+            }
+          y.data[at4(y.shape, n, c, oh, ow)] = best;
+        }
+  return y;
+}
+
+// As torch's avg_pool2d kernel: the divisor with count_include_pad is the
+// window clipped to the padded input, without it the window clipped to x.
+RefTensor ref_avg_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
+                         std::vector<int64_t> stride, std::vector<int64_t> padding,
+                         bool ceil_mode, bool count_include_pad) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OH = pool_out(H, kernel[0], stride[0], padding[0], 1, ceil_mode);
+  const int64_t OW = pool_out(W, kernel[1], stride[1], padding[1], 1, ceil_mode);
+  RefTensor y = zeros({N, C, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          int64_t h0 = oh * stride[0] - padding[0], w0 = ow * stride[1] - padding[1];
+          int64_t h1 = std::min(h0 + kernel[0], H + padding[0]);
+          int64_t w1 = std::min(w0 + kernel[1], W + padding[1]);
+          int64_t padded_count = (h1 - h0) * (w1 - w0);
+          h0 = std::max<int64_t>(h0, 0);
+          w0 = std::max<int64_t>(w0, 0);
+          h1 = std::min(h1, H);
+          w1 = std::min(w1, W);
+          double sum = 0.0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) sum += x.data[at4(x.shape, n, c, h, w)];
+          int64_t count = count_include_pad ? padded_count : (h1 - h0) * (w1 - w0);
+          y.data[at4(y.shape, n, c, oh, ow)] = sum / static_cast<double>(count);
+        }
+  return y;
+}
+
+RefTensor ref_global_avg_pool2d(const RefTensor& x) {
+  const int64_t N = x.shape[0], C = x.shape[1], HW = x.shape[2] * x.shape[3];
+  RefTensor y = zeros({N, C, 1, 1});
+  for (int64_t nc = 0; nc < N * C; ++nc) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < HW; ++i) sum += x.data[static_cast<size_t>(nc * HW + i)];
+    y.data[static_cast<size_t>(nc)] = sum / static_cast<double>(HW);
+  }
+  return y;
+}
+
+// --- harness -----------------------------------------------------------------
+
+ir::Tensor random_tensor(const ir::Shape& shape, uint64_t seed, double lo, double hi) {
+  ir::Tensor t(shape);
+  uint64_t state = seed * 0x9E3779B97F4A7C15ull + 12345;
+  for (float& v : t.data) {
+    // splitmix64
+    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    double u = static_cast<double>(z >> 11) / static_cast<double>(1ull << 53);
+    v = static_cast<float>(lo + (hi - lo) * u);
+  }
+  return t;
+}
+
+static ir::Graph one_node_graph(const std::string& op, const std::vector<ir::Shape>& activations,
+                                const std::vector<ir::Tensor>& params, const ir::Attrs& attrs) {
+  ir::Graph g;
+  std::vector<ir::Value*> inputs;
+  for (size_t i = 0; i < activations.size(); ++i) {
+    ir::Shape shape = activations[i];
+    if (!shape.empty()) shape[0] = ir::kBatch;
+    inputs.push_back(g.add_input("x" + std::to_string(i), shape));
+  }
+  for (size_t i = 0; i < params.size(); ++i)
+    inputs.push_back(g.add_param("p" + std::to_string(i), params[i]));
+  ir::Node* node = g.add_node("node", op, inputs, attrs);
+  g.set_outputs({node->output});
+  return g;
+}
+
+ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
+                  const std::vector<ir::Tensor>& params, const ir::Attrs& attrs) {
+  std::vector<ir::Shape> shapes;
+  for (const ir::Tensor& t : activations) shapes.push_back(t.shape);
+  ir::Graph g = one_node_graph(op, shapes, params, attrs);
+  ir::infer_shapes(g, ops::registry().schemas());
+  ir::verify(g, ops::registry().schemas());
+  return engine::run_graph(g, activations).at(0);
+}
+
+std::string validate_error(const std::string& op, const std::vector<ir::Shape>& activations,
+                           const std::vector<ir::Shape>& params, const ir::Attrs& attrs) {
+  std::vector<ir::Tensor> tensors;
+  for (size_t i = 0; i < params.size(); ++i) tensors.push_back(random_tensor(params[i], i + 1));
+  ir::Graph g = one_node_graph(op, activations, tensors, attrs);
+  try {
+    ir::infer_shapes(g, ops::registry().schemas());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+size_t count_mismatches(const ir::Tensor& got, const RefTensor& want, double rtol,
+                        std::string& report) {
+  report.clear();
+  if (got.shape != want.shape || got.data.size() != want.data.size()) {
+    report = "shape " + ir::shape_str(got.shape) + ", expected " + ir::shape_str(want.shape);
+    return std::max<size_t>(1, want.data.size());
+  }
+  size_t bad = 0;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    double g = got.data[i], w = want.data[i];
+    if (std::abs(g - w) <= rtol * std::max(std::abs(w), 1.0)) continue;
+    if (++bad <= 5)
+      report += "[" + std::to_string(i) + "] got " + std::to_string(g) + ", expected " +
+                std::to_string(w) + "; ";
+  }
+  return bad;
+}
+
+}  // namespace kiln::test

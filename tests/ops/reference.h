@@ -1,0 +1,65 @@
+// Plain-loop references for the op tests, in double, written from PyTorch's
+// definitions and sharing no code with ops/; plus the small harness that runs
+// a one-node graph through the engine and compares the result.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/tensor.h"
+
+namespace kiln::test {
+
+// A reference result: C-ordered doubles with a shape.
+struct RefTensor {
+  ir::Shape shape;
+  std::vector<double> data;
+};
+
+RefTensor to_ref(const ir::Tensor& t);
+
+// --- references (PyTorch semantics) ------------------------------------------
+
+// weight [OC, C/groups, KH, KW]; bias may be null.
+RefTensor ref_conv2d(const RefTensor& x, const RefTensor& weight, const RefTensor* bias,
+                     std::vector<int64_t> stride, std::vector<int64_t> padding,
+                     std::vector<int64_t> dilation, int64_t groups);
+// x [N, C, H, W] or [N, C]; gamma and beta both null or both set.
+RefTensor ref_batchnorm(const RefTensor& x, const RefTensor& mean, const RefTensor& var,
+                        const RefTensor* gamma, const RefTensor* beta, double eps);
+RefTensor ref_relu(const RefTensor& x);
+RefTensor ref_add(const RefTensor& a, const RefTensor& b);
+RefTensor ref_flatten(const RefTensor& x, int64_t start_dim);
+RefTensor ref_linear(const RefTensor& x, const RefTensor& weight, const RefTensor* bias);
+RefTensor ref_max_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
+                         std::vector<int64_t> stride, std::vector<int64_t> padding,
+                         std::vector<int64_t> dilation, bool ceil_mode);
+RefTensor ref_avg_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
+                         std::vector<int64_t> stride, std::vector<int64_t> padding,
+                         bool ceil_mode, bool count_include_pad);
+RefTensor ref_global_avg_pool2d(const RefTensor& x);
+
+// --- harness -----------------------------------------------------------------
+
+// Uniform in [lo, hi), the same for a given seed everywhere.
+ir::Tensor random_tensor(const ir::Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0);
+
+// Runs one node: activations become graph inputs "x0", "x1", ... (with a
+// symbolic batch), params become parameters "p0", "p1", ..., the node is
+// named "node". Returns the node's output.
+ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
+                  const std::vector<ir::Tensor>& params, const ir::Attrs& attrs = {});
+
+// Builds the same one-node graph from shapes (random parameter data), runs
+// shape inference and returns the kiln::Error message it throws, or "" if none.
+std::string validate_error(const std::string& op, const std::vector<ir::Shape>& activations,
+                           const std::vector<ir::Shape>& params, const ir::Attrs& attrs = {});
+
+// How many elements differ by more than rtol * max(|want|, 1); the first
+// few are listed in `report`.
+size_t count_mismatches(const ir::Tensor& got, const RefTensor& want, double rtol,
+                        std::string& report);
+
+}  // namespace kiln::test
