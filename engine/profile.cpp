@@ -1,11 +1,15 @@
 #include "engine/profile.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/plan_impl.h"
 #include "engine/timing.h"
+#include "ir/error.h"
 
 namespace kiln::engine {
 
@@ -73,6 +77,15 @@ std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>&
                           {"displayTimeUnit", "ms"},
                           {"otherData", {{"batch", impl.batch}}}};
   return trace.dump(1) + "\n";
+}
+
+void write_chrome_trace(const Plan& plan, Context& ctx, const std::vector<ir::Tensor>& inputs,
+                        const std::string& path) {
+  std::vector<Context::StepTime> times;
+  ctx.run_timed(inputs, &times);
+  std::ofstream f(path, std::ios::binary);
+  if (f) f << chrome_trace(plan, times);
+  if (!f) throw Error(path, std::string("cannot write: ") + std::strerror(errno));
 }
 
 }  // namespace kiln::engine

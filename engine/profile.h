@@ -29,4 +29,8 @@ std::string profile_table(const std::vector<StepProfile>& steps);
 // one complete ("X") event per step.
 std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>& times);
 
+// Runs `ctx` once on `inputs` and writes that run's Chrome trace to `path`.
+void write_chrome_trace(const Plan& plan, Context& ctx, const std::vector<ir::Tensor>& inputs,
+                        const std::string& path);
+
 }  // namespace kiln::engine

@@ -2,10 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -123,12 +120,6 @@ static std::string join_shape(const std::vector<ir::Shape>& shapes) {
   return s;
 }
 
-static void write_text_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary);
-  if (f) f << text;
-  if (!f) throw Error(path, std::string("cannot write: ") + std::strerror(errno));
-}
-
 int run_model(const Options& o) {
   engine::set_threads(o.threads);
   ir::Graph graph = engine::load_model(o.model, o.seed);
@@ -159,9 +150,7 @@ int run_model(const Options& o) {
                 engine::profile_table(engine::profile(plan, ctx, in.tensors, 1, o.iters)).c_str());
   }
   if (!o.trace_file.empty()) {
-    std::vector<engine::Context::StepTime> times;
-    ctx.run_timed(in.tensors, &times);
-    write_text_file(o.trace_file, engine::chrome_trace(plan, times));
+    engine::write_chrome_trace(plan, ctx, in.tensors, o.trace_file);
     std::printf("trace      %s\n", o.trace_file.c_str());
   }
   if (o.json) {

@@ -1,0 +1,149 @@
+// The public API (kiln/kiln.h) on top of the engine.
+#include "kiln/kiln.h"
+
+#include "engine/engine.h"
+#include "engine/profile.h"
+#include "loaders/builtin.h"
+#include "loaders/model_dir.h"
+#include "loaders/npy.h"
+
+namespace kiln {
+
+// --- Model -------------------------------------------------------------------
+
+struct Model::Impl {
+  ir::Graph graph;
+  std::vector<PassReport> reports;
+};
+
+Model::Model() : impl_(std::make_unique<Impl>()) {}
+Model::Model(const Model& other) : impl_(std::make_unique<Impl>()) {
+  impl_->graph = other.impl_->graph.clone();
+  impl_->reports = other.impl_->reports;
+}
+Model& Model::operator=(const Model& other) {
+  if (this != &other) *this = Model(other);
+  return *this;
+}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::load(const std::string& dir_or_builtin, uint64_t seed) {
+  Model m;
+  m.impl_->graph = engine::load_model(dir_or_builtin, seed);
+  return m;
+}
+
+std::vector<std::string> Model::builtin_names() { return loaders::builtin_names(); }
+
+static engine::FuseLevel to_level(Fuse fuse) {
+  switch (fuse) {
+    case Fuse::none: return engine::FuseLevel::none;
+    case Fuse::batchnorm: return engine::FuseLevel::batchnorm;
+    case Fuse::all: return engine::FuseLevel::all;
+  }
+  return engine::FuseLevel::none;
+}
+
+std::vector<PassReport> Model::fuse(Fuse level) {
+  std::vector<PassReport> out;
+  for (const passes::PassReport& r : engine::fuse(impl_->graph, to_level(level))) {
+    PassReport p{r.pass, r.changed, {}};
+    for (const passes::Skip& s : r.skipped) p.skipped.push_back(s.node + ": " + s.reason);
+    out.push_back(p);
+    impl_->reports.push_back(p);
+  }
+  return out;
+}
+
+const std::vector<PassReport>& Model::reports() const { return impl_->reports; }
+
+std::vector<std::string> Model::input_names() const {
+  std::vector<std::string> names;
+  for (const ir::Value* v : impl_->graph.inputs()) names.push_back(v->name);
+  return names;
+}
+
+std::vector<std::vector<int64_t>> Model::input_shapes() const {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const ir::Value* v : impl_->graph.inputs()) shapes.push_back(v->shape);
+  return shapes;
+}
+
+size_t Model::node_count() const { return impl_->graph.nodes().size(); }
+size_t Model::op_count(const std::string& op) const { return impl_->graph.count_op(op); }
+std::string Model::graph_text() const { return ir::print(impl_->graph); }
+void Model::save(const std::string& dir) const { loaders::save_model_dir(impl_->graph, dir); }
+
+// --- Runner ------------------------------------------------------------------
+
+struct Runner::Impl {
+  std::shared_ptr<const engine::Plan> plan;  // shared by copies
+  engine::Context context;                   // each copy its own
+
+  explicit Impl(std::shared_ptr<const engine::Plan> p) : plan(std::move(p)), context(*plan) {}
+};
+
+Runner Model::compile(int64_t batch) const {
+  auto plan = std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch));
+  return Runner(std::make_unique<Runner::Impl>(std::move(plan)));
+}
+
+Runner::Runner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runner::Runner(const Runner& other) : impl_(std::make_unique<Impl>(other.impl_->plan)) {}
+Runner& Runner::operator=(const Runner& other) {
+  if (this != &other) impl_ = std::make_unique<Impl>(other.impl_->plan);
+  return *this;
+}
+Runner::Runner(Runner&&) noexcept = default;
+Runner& Runner::operator=(Runner&&) noexcept = default;
+Runner::~Runner() = default;
+
+int64_t Runner::batch() const { return impl_->plan->batch(); }
+std::vector<std::vector<int64_t>> Runner::input_shapes() const { return impl_->plan->input_shapes(); }
+std::vector<std::vector<int64_t>> Runner::output_shapes() const { return impl_->plan->output_shapes(); }
+
+static std::vector<ir::Tensor> to_ir(const std::vector<Tensor>& tensors) {
+  std::vector<ir::Tensor> out;
+  for (const Tensor& t : tensors) {
+    if (static_cast<size_t>(ir::shape_numel(t.shape)) != t.data.size())
+      throw Error("input tensor: shape " + ir::shape_str(t.shape) + " needs " +
+                  std::to_string(ir::shape_numel(t.shape)) + " values, got " +
+                  std::to_string(t.data.size()));
+    out.push_back(ir::Tensor(t.shape, t.data));
+  }
+  return out;
+}
+
+std::vector<Tensor> Runner::run(const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> out;
+  for (ir::Tensor& t : impl_->context.run(to_ir(inputs)))
+    out.push_back({std::move(t.shape), std::move(t.data)});
+  return out;
+}
+
+std::vector<NodeProfile> Runner::profile(const std::vector<Tensor>& inputs, int iters) {
+  std::vector<NodeProfile> out;
+  for (const engine::StepProfile& p :
+       engine::profile(*impl_->plan, impl_->context, to_ir(inputs), 1, iters < 1 ? 1 : iters))
+    out.push_back({p.name, p.op, p.implementation, p.median_ms, p.min_ms, p.percent, p.gflops});
+  return out;
+}
+
+void Runner::write_trace(const std::vector<Tensor>& inputs, const std::string& path) {
+  engine::write_chrome_trace(*impl_->plan, impl_->context, to_ir(inputs), path);
+}
+
+Tensor read_npy(const std::string& path) {
+  ir::Tensor t = loaders::read_npy(path);
+  return {std::move(t.shape), std::move(t.data)};
+}
+
+void write_npy(const std::string& path, const Tensor& tensor) {
+  loaders::write_npy(path, to_ir({tensor}).at(0));
+}
+
+void set_threads(int threads) { engine::set_threads(threads); }
+
+}  // namespace kiln
