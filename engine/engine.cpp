@@ -18,6 +18,8 @@
 #include "ops/common.h"
 #include "ops/registry.h"
 #include "passes/fold_batchnorm.h"
+#include "passes/fuse_conv_add.h"
+#include "passes/fuse_conv_relu.h"
 
 namespace kiln::engine {
 
@@ -50,6 +52,12 @@ std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level) {
   std::vector<passes::Pass> pipeline;
   if (level == FuseLevel::batchnorm || level == FuseLevel::all)
     pipeline.push_back({"fold_batchnorm", passes::fold_batchnorm});
+  // conv + add (+ relu) before conv + relu, so a block's closing relu goes
+  // into the conv2d_add rather than leaving the add behind.
+  if (level == FuseLevel::all) {
+    pipeline.push_back({"fuse_conv_add", passes::fuse_conv_add});
+    pipeline.push_back({"fuse_conv_relu", passes::fuse_conv_relu});
+  }
   return passes::run_passes(graph, pipeline, ops::registry().schemas());
 }
 
@@ -79,14 +87,16 @@ static std::unique_ptr<ops::Kernel> make_reorder(const memory::desc& from, const
 }
 
 // Floating-point operations of one node: 2 per multiply-add for a node whose
-// second input is a weight with the output channel in dim 0 (conv2d, linear:
-// each output element takes weight.numel / OC multiply-adds), else one per
-// output element.
+// first parameter is a weight with the output channel in dim 0 (conv2d,
+// conv2d_add, linear: each output element takes weight.numel / OC
+// multiply-adds), else one per output element.
 static double node_flops(const ir::Node& node) {
   double out = static_cast<double>(ir::shape_numel(node.output->shape));
-  if (node.inputs.size() > 1 && node.inputs[1]->is_param() && node.inputs[1]->shape.size() >= 2) {
-    const ir::Shape& w = node.inputs[1]->shape;
-    return 2 * out * static_cast<double>(ir::shape_numel(w) / w[0]);
+  for (const ir::Value* in : node.inputs) {
+    if (!in->is_param()) continue;
+    const ir::Shape& w = in->shape;
+    if (w.size() >= 2) return 2 * out * static_cast<double>(ir::shape_numel(w) / w[0]);
+    break;
   }
   return out;
 }
@@ -95,7 +105,13 @@ static double node_flops(const ir::Node& node) {
 // wants its input in a layout other than the one its producer wrote.
 class PlanBuilder {
  public:
-  explicit PlanBuilder(PlanImpl& plan) : plan_(plan) {}
+  // `graph` is the one whose nodes will be added, to know each value's last reader.
+  PlanBuilder(PlanImpl& plan, const ir::Graph& graph) : plan_(plan) {
+    for (const auto& node : graph.nodes()) {
+      for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
+    }
+    for (const ir::Value* out : graph.outputs()) last_reader_[out] = nullptr;  // read after the run
+  }
 
   int add_tensor(const std::string& name, const memory::desc& desc) {
     plan_.tensors.push_back({name, desc, -1});
@@ -127,11 +143,12 @@ class PlanBuilder {
     const ops::OpDef* def = ops::registry().find(node.op);
     if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
     std::vector<const ir::Value*> activations;
-    ops::CompileContext ctx{ops::cpu_engine(), {}};
+    ops::CompileContext ctx{ops::cpu_engine(), {}, {}};
     for (const ir::Value* in : node.inputs) {
       if (in->is_param()) continue;
       activations.push_back(in);
       ctx.input_descs.push_back(plan_.tensors[tensor_of_.at(in)].desc);
+      ctx.last_use.push_back(last_reader_.at(in) == &node);
     }
     std::unique_ptr<ops::Kernel> kernel = def->compile(node, ctx);
     std::vector<int> inputs;
@@ -151,6 +168,7 @@ class PlanBuilder {
  private:
   PlanImpl& plan_;
   std::unordered_map<const ir::Value*, int> tensor_of_;
+  std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;
 };
 
@@ -239,7 +257,7 @@ Plan compile(const ir::Graph& graph, int64_t batch) {
 
   auto impl = std::make_unique<PlanImpl>();
   impl->batch = batch;
-  PlanBuilder builder(*impl);
+  PlanBuilder builder(*impl, g);
   for (const ir::Value* in : g.inputs()) {
     builder.add_input(in);
     impl->input_names.push_back(in->name);

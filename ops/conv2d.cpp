@@ -13,6 +13,8 @@
 //          padding   [PH, PW]  ints >= 0  default [0, 0]  (both sides)
 //          dilation  [DH, DW]  ints >= 1  default [1, 1]
 //          groups    G         int >= 1   default 1; divides C and OC
+//          activation  "none" | "relu"    default "none"; relu: y = max(y, 0), set by
+//                      fuse_conv_relu and run as a oneDNN eltwise post-op
 //
 // Every layout is format_tag::any: the primitive picks the blocked src, weight
 // and dst layouts it runs fastest on, the weights are reordered into theirs
@@ -33,6 +35,7 @@ namespace {
 struct Conv2dAttrs {
   std::vector<int64_t> stride, padding, dilation;
   int64_t groups;
+  std::string activation;
 };
 }  // namespace
 
@@ -45,6 +48,10 @@ static Conv2dAttrs read_attrs(const ir::Node& node) {
   if (a.groups < 1)
     throw Error(node.where(), "attribute 'groups': expected a positive integer, got " +
                                   std::to_string(a.groups));
+  a.activation = ir::attr_string(node, "activation", "none");
+  if (a.activation != "none" && a.activation != "relu")
+    throw Error(node.where(), "attribute 'activation': expected \"none\" or \"relu\", got \"" +
+                                  a.activation + "\"");
   return a;
 }
 
@@ -52,8 +59,8 @@ static int64_t out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
   return (in + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
 }
 
-static void validate(const ir::Node& node) {
-  ir::check_known_attrs(node, {"stride", "padding", "dilation", "groups"});
+void validate_conv2d(const ir::Node& node) {
+  ir::check_known_attrs(node, {"stride", "padding", "dilation", "groups", "activation"});
   Conv2dAttrs a = read_attrs(node);
   require_activation(node, 0, "x");
   require_param(node, 1, "weight");
@@ -98,7 +105,7 @@ static void validate(const ir::Node& node) {
   }
 }
 
-static ir::Shape infer_shape(const ir::Node& node) {
+ir::Shape conv2d_output_shape(const ir::Node& node) {
   Conv2dAttrs a = read_attrs(node);
   const ir::Shape& x = node.inputs[0]->shape;
   const ir::Shape& w = node.inputs[1]->shape;
@@ -106,21 +113,17 @@ static ir::Shape infer_shape(const ir::Node& node) {
           out_size(x[3], w[3], a.stride[1], a.padding[1], a.dilation[1])};
 }
 
-// Builds the kernel with the given post-ops (none for a plain conv2d). A fused
-// op (conv2d + relu, conv2d + add) calls this with its post-ops; a binary
-// post-op's extra activation would be appended to the kernel's inputs with
-// DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1.
-std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,
-                                       const dnnl::post_ops& post_ops) {
+Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
+                             const dnnl::post_ops& post_ops) {
   Conv2dAttrs a = read_attrs(node);
   const ir::Shape& x = node.inputs[0]->shape;
   const ir::Tensor& weight = *node.inputs[1]->data;
   const ir::Tensor* bias = node.inputs.size() == 3 ? node.inputs[2]->data.get() : nullptr;
-  const ir::Shape y = infer_shape(node);
+  const ir::Shape y = conv2d_output_shape(node);
   const int64_t N = x[0], C = x[1], OC = weight.shape[0], G = a.groups;
   const int64_t KH = weight.shape[2], KW = weight.shape[3];
 
-  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+  return with_node(node, [&]() -> Conv2dPrimitive {
     auto any = [](const memory::dims& dims) {
       return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
     };
@@ -140,22 +143,40 @@ std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContex
                                                dilates, pad, pad)
              : dnnl::convolution_forward::desc(prop, alg, src, wei, dst, strides, dilates, pad,
                                                pad);
-    dnnl::convolution_forward::primitive_desc pd(desc, make_attr(post_ops), ctx.engine);
-
-    ExecArgs constants;
-    constants[DNNL_ARG_WEIGHTS] = pack_param(weight, pd.weights_desc(), w_shape);
-    if (bias) constants[DNNL_ARG_BIAS] = pack_param(*bias, pd.bias_desc());
-    return std::make_unique<PrimitiveKernel>(
-        dnnl::convolution_forward(pd),
-        std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, pd.src_desc()}}, pd.dst_desc(),
-        pd.scratchpad_desc(), std::move(constants));
+    Conv2dPrimitive conv{dnnl::convolution_forward::primitive_desc(desc, make_attr(post_ops),
+                                                                   ctx.engine),
+                         {}};
+    conv.constants[DNNL_ARG_WEIGHTS] = pack_param(weight, conv.pd.weights_desc(), w_shape);
+    if (bias) conv.constants[DNNL_ARG_BIAS] = pack_param(*bias, conv.pd.bias_desc());
+    return conv;
   });
 }
 
-static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
-  return compile_conv2d(node, ctx, dnnl::post_ops());
+std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,
+                                       const dnnl::post_ops& post_ops) {
+  Conv2dPrimitive conv = build_conv2d(node, ctx, post_ops);
+  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+    const auto& pd = conv.pd;
+    return std::make_unique<PrimitiveKernel>(
+        dnnl::convolution_forward(pd),
+        std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, pd.src_desc()}}, pd.dst_desc(),
+        pd.scratchpad_desc(), std::move(conv.constants));
+  });
 }
 
-void register_conv2d(Registry& r) { r.add({"conv2d", {2, 3, validate, infer_shape}, compile}); }
+dnnl::post_ops activation_post_ops(const ir::Node& node) {
+  dnnl::post_ops post_ops;
+  if (read_attrs(node).activation == "relu")
+    post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  return post_ops;
+}
+
+static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
+  return compile_conv2d(node, ctx, activation_post_ops(node));
+}
+
+void register_conv2d(Registry& r) {
+  r.add({"conv2d", {2, 3, validate_conv2d, conv2d_output_shape}, compile});
+}
 
 }  // namespace kiln::ops

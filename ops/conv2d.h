@@ -1,5 +1,5 @@
-// conv2d's kernel builder, shared with the fused ops that will add oneDNN
-// post-ops (conv2d + relu, conv2d + add) on top of the same convolution.
+// conv2d's checks and kernel builder, shared with the fused ops that carry a
+// convolution (conv2d_add) and add oneDNN post-ops on top of it.
 #pragma once
 
 #include <memory>
@@ -11,8 +11,25 @@
 
 namespace kiln::ops {
 
-// The conv2d kernel for a node with conv2d's inputs and attributes, with
-// `post_ops` applied to its output (empty for a plain conv2d).
+// For a node with conv2d's inputs (x, weight, bias?) and attributes: the
+// checks of conv2d's validate(), and the output shape [N, OC, OH, OW].
+void validate_conv2d(const ir::Node& node);
+ir::Shape conv2d_output_shape(const ir::Node& node);
+
+// The post-op for the node's "activation" attribute: relu -> eltwise_relu, none -> nothing.
+dnnl::post_ops activation_post_ops(const ir::Node& node);
+
+// The convolution primitive for such a node with `post_ops` applied to its
+// output, every layout format_tag::any, and its weight and bias packed once
+// into the layouts it chose (DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS).
+struct Conv2dPrimitive {
+  dnnl::convolution_forward::primitive_desc pd;
+  ExecArgs constants;
+};
+Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
+                             const dnnl::post_ops& post_ops);
+
+// The conv2d kernel (one activation input, x) with `post_ops` on its output.
 std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,
                                        const dnnl::post_ops& post_ops);
 

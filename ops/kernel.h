@@ -27,6 +27,10 @@ struct CompileContext {
   // order): the layout its producer writes. An op may ask for another layout
   // through Kernel::input_desc(); the engine then inserts a reorder.
   std::vector<dnnl::memory::desc> input_descs;
+  // For each activation input: true when this node is its last reader (no
+  // later node reads it and it is not a graph output), so the kernel may
+  // overwrite it in place (Kernel::inplace_input). Empty: assume it is read later.
+  std::vector<bool> last_use;
 };
 
 class Kernel {

@@ -9,6 +9,7 @@ void register_add(Registry& r);
 void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
 void register_conv2d(Registry& r);
+void register_conv2d_add(Registry& r);
 void register_flatten(Registry& r);
 void register_global_avg_pool2d(Registry& r);
 void register_linear(Registry& r);
@@ -21,6 +22,7 @@ static Registry build_registry() {
   register_avg_pool2d(r);
   register_batchnorm(r);
   register_conv2d(r);
+  register_conv2d_add(r);
   register_flatten(r);
   register_global_avg_pool2d(r);
   register_linear(r);

@@ -24,9 +24,11 @@ options:
   --iters N        timed runs (default: 1, or 10 with --compare)
   --warmup N       untimed runs before them (default: 0, or 3 with --compare)
   --seed S         seed for built-in weights and the random input (default 0)
-  --compare        compile the model unfused and fused, run both on the same
-                   input, print timings, speed-up, output difference and
-                   node counts
+  --compare        compile the model at all three levels (unfused, bn, all,
+                   whatever --fuse says), run them on the same input, print
+                   timings, speed-ups, output differences and node counts;
+                   --save and --output take the bn graph, or all's with
+                   --fuse=all
   --dump-graph     print the graph (before and after the passes)
   --save DIR       write the model (after the passes) as a model directory
   --profile        print a per-node table: implementation, median time, share
@@ -35,7 +37,7 @@ options:
   --verify         run unfused and fused, compare every node with its
                    counterpart, fail naming the first node that diverges
   --json           end stdout with one line of JSON holding the results
-  -v, --verbose    say which BatchNorms were folded and why others were not
+  -v, --verbose    list every rewrite of the passes, and why they skipped others
   -h, --help       show this help
 
 exit status: 0 success, 1 error (bad model, bad input, ...), 2 bad command line

@@ -64,6 +64,19 @@ TEST_CASE("engine-run tutorial --compare --json folds 3 batchnorms to 0") {
   for (const char* key : {"unfused_ms", "fused_ms", "batch", "threads"}) CHECK(j.contains(key));
 }
 
+TEST_CASE("engine-run resnet18 --compare shows three levels, all of them fusing to 24 nodes") {
+  auto r = run_engine("resnet18 --compare --json --iters 1 --warmup 0");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("fused (all)") != std::string::npos);
+  auto j = nlohmann::json::parse(last_line(r.out));
+  CHECK(j["nodes_before"] == 69);
+  CHECK(j["nodes_after"] == 49);
+  CHECK(j["nodes_after_all"] == 24);
+  CHECK(j["batchnorm_after_all"] == 0);
+  CHECK(j["max_abs_diff_all"].get<double>() <= 1e-4 * j["max_abs_output"].get<double>());
+  for (const char* key : {"fused_all_ms", "fused_all_min_ms", "speedup_all"}) CHECK(j.contains(key));
+}
+
 TEST_CASE("engine-run --save writes a model that loads back to the same output bit for bit") {
   std::string dir = make_temp_dir("kiln-cli");
   REQUIRE(run_engine("tutorial --batch 5 --output " + dir + "/y0.npy --fuse --save " + dir + "/m")

@@ -97,7 +97,7 @@ TEST_CASE("conv2d rejects a zero stride, negative padding and unknown attributes
   CHECK(validate_error("conv2d", {{2, 3, 9, 11}}, {{5, 3, 3, 3}},
                        {{"strides", std::vector<int64_t>{1, 1}}}) ==
         "node 'node' (conv2d): unknown attribute 'strides' (known: stride, padding, dilation, "
-        "groups)");
+        "groups, activation)");
 }
 
 TEST_CASE("conv2d rejects a bias of the wrong length and a kernel larger than the padded input") {

@@ -1,0 +1,109 @@
+// conv2d_add: a convolution plus a residual, then an optional relu; the
+// closing three ops of a ResNet block (conv -> add -> relu) in one kernel.
+//
+//   y = act(conv2d(x, weight, bias) + residual),  act = relu or identity
+//
+// inputs   x         activation [N, C, H, W]
+//          residual  activation [N, OC, OH, OW], the conv's output shape
+//          weight    parameter  [OC, C/G, KH, KW]
+//          bias      parameter  [OC], optional
+// output   y         [N, OC, OH, OW]
+// attrs    stride, padding, dilation, groups as conv2d
+//          activation  "none" | "relu"  default "none"; applied after the add
+//
+// fuse_conv_add makes this op; it never comes from PyTorch. Two kernels:
+// - in place (oneDNN sum post-op, dst = conv + dst): when this node is the
+//   residual's last reader, the output takes the residual's buffer, which the
+//   engine fills in the conv's dst layout (reordering the residual if its
+//   producer wrote another). No extra read or write of the activation.
+// - otherwise a binary add post-op reads the residual from its own buffer.
+//   oneDNN 2.6's brgconv has no such post-op for full tensors, so this path
+//   runs on an older jit kernel in a blocked layout: correct, but slower.
+#include "ir/attrs.h"
+#include "ir/error.h"
+#include "ops/common.h"
+#include "ops/conv2d.h"
+#include "ops/registry.h"
+
+namespace kiln::ops {
+
+using dnnl::memory;
+
+// The node's convolution as a conv2d-shaped node (x, weight, bias?), with the
+// same name, op and attributes, so conv2d's checks and builder apply to it.
+static ir::Node conv_part(const ir::Node& node) {
+  ir::Node conv;
+  conv.name = node.name;
+  conv.op = node.op;
+  conv.attrs = node.attrs;
+  conv.output = node.output;
+  conv.inputs.push_back(node.inputs.at(0));
+  for (size_t i = 2; i < node.inputs.size(); ++i) conv.inputs.push_back(node.inputs[i]);
+  return conv;
+}
+
+static void validate(const ir::Node& node) {
+  require_activation(node, 0, "x");
+  require_activation(node, 1, "residual");
+  require_param(node, 2, "weight");
+  if (node.inputs.size() == 4) require_param(node, 3, "bias");
+  ir::Node conv = conv_part(node);
+  validate_conv2d(conv);
+  ir::Shape y = conv2d_output_shape(conv);
+  const ir::Value* residual = node.inputs[1];
+  if (residual->shape != y)
+    throw Error(node.where(), "residual '" + residual->name + "': expected the conv's output shape " +
+                                  ir::shape_str(y) + ", got " + ir::shape_str(residual->shape));
+}
+
+static ir::Shape infer_shape(const ir::Node& node) { return conv2d_output_shape(conv_part(node)); }
+
+// The in-place kernel: the residual is already in the output's buffer (the
+// engine gives the output the residual's buffer), so it is not bound itself.
+class ConvSumKernel : public PrimitiveKernel {
+ public:
+  using PrimitiveKernel::PrimitiveKernel;
+  memory::desc input_desc(size_t i) const override {
+    return i == 1 ? output_desc() : PrimitiveKernel::input_desc(i);
+  }
+  int inplace_input() const override { return 1; }
+};
+
+static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
+  ir::Node conv = conv_part(node);
+  // In place only if nothing reads the residual after this node, and x is not
+  // the residual itself (the conv would read what it overwrites).
+  const bool in_place = ctx.last_use.size() == 2 && ctx.last_use[1] &&
+                        node.inputs[0] != node.inputs[1];
+  dnnl::post_ops post_ops;
+  const int residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+    if (in_place) {
+      post_ops.append_sum(1.f);
+    } else {
+      const memory::desc& r = ctx.input_descs.at(1);
+      // format_tag::any: oneDNN gives the residual the dst's layout.
+      post_ops.append_binary(dnnl::algorithm::binary_add,
+                             memory::desc(r.dims(), memory::data_type::f32, memory::format_tag::any));
+    }
+    if (ir::attr_string(node, "activation", "none") == "relu")
+      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+
+    Conv2dPrimitive c = build_conv2d(conv, ctx, post_ops);
+    const auto& pd = c.pd;
+    std::vector<PrimitiveKernel::Input> inputs = {{DNNL_ARG_SRC, pd.src_desc()}};
+    if (in_place) {
+      return std::make_unique<ConvSumKernel>(dnnl::convolution_forward(pd), inputs, pd.dst_desc(),
+                                             pd.scratchpad_desc(), std::move(c.constants));
+    }
+    inputs.push_back({residual_arg, pd.query_md(dnnl::query::exec_arg_md, residual_arg)});
+    return std::make_unique<PrimitiveKernel>(dnnl::convolution_forward(pd), inputs, pd.dst_desc(),
+                                             pd.scratchpad_desc(), std::move(c.constants));
+  });
+}
+
+void register_conv2d_add(Registry& r) {
+  r.add({"conv2d_add", {3, 4, validate, infer_shape}, compile});
+}
+
+}  // namespace kiln::ops

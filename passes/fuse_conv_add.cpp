@@ -1,0 +1,97 @@
+// fuse_conv_add: see fuse_conv_add.h for what it matches, refuses and guarantees.
+//
+// In a ResNet block, out = relu(bn2(conv2(...)) + identity). After the BN
+// fold that is conv -> add -> relu: two passes over an activation that the
+// conv could finish while its output block is still in registers. The add
+// node itself becomes the fused node, so it keeps its place in the
+// topological order: after both the conv and the residual's producer.
+#include "passes/fuse_conv_add.h"
+
+#include <string>
+#include <vector>
+
+#include "ir/attrs.h"
+
+namespace kiln::passes {
+
+static bool is_graph_output(const ir::Graph& graph, const ir::Value* v) {
+  for (const ir::Value* out : graph.outputs()) {
+    if (out == v) return true;
+  }
+  return false;
+}
+
+// Why operand `v` of `add` cannot be the conv fused into it; "" if it can.
+static std::string conv_refusal(const ir::Graph& graph, const ir::Value& v) {
+  const ir::Node* conv = v.producer;
+  if (!conv) return "'" + v.name + "' is a graph input";
+  if (conv->op != "conv2d") return "'" + v.name + "' is produced by " + conv->op + ", not conv2d";
+  if (v.users.size() != 1)
+    return "conv2d '" + conv->name + "' has " + std::to_string(v.users.size()) + " users";
+  if (is_graph_output(graph, &v)) return "conv2d '" + conv->name + "' is also a graph output";
+  std::string activation = ir::attr_string(*conv, "activation", "none");
+  if (activation != "none")
+    return "conv2d '" + conv->name + "' applies " + activation + " before the add";
+  return "";
+}
+
+// The relu to take along: the add's only user, if it is a relu and the add's
+// output is not a graph output; else null.
+static ir::Node* relu_after(const ir::Graph& graph, const ir::Node& add) {
+  const ir::Value* y = add.output;
+  if (y->users.size() != 1 || y->users[0]->op != "relu" || is_graph_output(graph, y))
+    return nullptr;
+  return y->users[0];
+}
+
+// Turns `add` into conv2d_add(x, residual, weight, bias?) with the conv's
+// attributes, erases the conv (and the relu), and names it after the conv.
+static void fuse_one(ir::Graph& graph, ir::Node* add, size_t conv_operand, ir::Node* relu) {
+  ir::Node* conv = add->inputs[conv_operand]->producer;
+  ir::Value* residual = add->inputs[1 - conv_operand];
+  graph.set_input(add, 0, conv->inputs[0]);
+  graph.set_input(add, 1, residual);
+  for (size_t i = 1; i < conv->inputs.size(); ++i) graph.add_input_to(add, conv->inputs[i]);
+  add->op = "conv2d_add";
+  add->attrs = conv->attrs;
+  add->attrs["activation"] = std::string(relu ? "relu" : "none");
+  const std::string name = conv->name;
+  graph.erase_node(conv);  // its only user, the add, reads x now
+  if (relu) {
+    graph.replace_all_uses(relu->output, add->output);
+    graph.erase_node(relu);
+  }
+  add->name = name;
+  add->output->name = name;
+}
+
+PassReport fuse_conv_add(ir::Graph& graph) {
+  PassReport report;
+  report.pass = "fuse_conv_add";
+  // Collected first: fusing erases nodes from the list being walked.
+  std::vector<ir::Node*> adds;
+  for (const auto& node : graph.nodes()) {
+    if (node->op == "add") adds.push_back(node.get());
+  }
+  for (ir::Node* add : adds) {
+    std::string why_a = conv_refusal(graph, *add->inputs.at(0));
+    std::string why_b = conv_refusal(graph, *add->inputs.at(1));
+    if (!why_a.empty() && !why_b.empty()) {
+      report.skipped.push_back({add->name, "neither operand is a conv2d to fuse: a: " + why_a +
+                                               "; b: " + why_b});
+      continue;
+    }
+    const size_t conv_operand = why_a.empty() ? 0 : 1;
+    ir::Node* relu = relu_after(graph, *add);
+    const std::string conv = add->inputs[conv_operand]->producer->name;
+    const std::string last = relu ? relu->name : add->name;
+    report.changed.push_back(conv + " + " + add->name + (relu ? " + " + relu->name : "") +
+                             " into conv2d_add '" + conv + "'");
+    report.replaced.push_back({last, conv});
+    fuse_one(graph, add, conv_operand, relu);
+  }
+  graph.erase_unused_params();
+  return report;
+}
+
+}  // namespace kiln::passes

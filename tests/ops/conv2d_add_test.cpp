@@ -1,0 +1,145 @@
+#include <doctest/doctest.h>
+
+#include "engine/engine.h"
+#include "engine/plan_impl.h"
+#include "ir/verify.h"
+#include "ops/registry.h"
+#include "tests/ops/reference.h"
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+struct ConvAddCase {
+  const char* name;
+  ir::Shape x;       // [N, C, H, W]
+  ir::Shape weight;  // [OC, C/groups, KH, KW]
+  bool bias;
+  std::vector<int64_t> stride, padding;
+  int64_t groups;
+  const char* activation;
+};
+
+const ConvAddCase kCases[] = {
+    {"conv2d_add/N=2,C=16,OC=16,K=3,P=1,relu", {2, 16, 9, 11}, {16, 16, 3, 3}, true,
+     {1, 1}, {1, 1}, 1, "relu"},
+    {"conv2d_add/N=2,C=17,OC=19,K=3,P=1 (padded blocks),none", {2, 17, 9, 11}, {19, 17, 3, 3},
+     true, {1, 1}, {1, 1}, 1, "none"},
+    {"conv2d_add/N=3,C=8,OC=32,K=1,S=2 (downsample),no bias,relu", {3, 8, 9, 11}, {32, 8, 1, 1},
+     false, {2, 2}, {0, 0}, 1, "relu"},
+    {"conv2d_add/N=2,C=12,OC=6,K=3,G=3,S=2,P=1,relu", {2, 12, 9, 11}, {6, 4, 3, 3}, true,
+     {2, 2}, {1, 1}, 3, "relu"},
+    {"conv2d_add/N=1,C=64,OC=64,K=3,P=1,relu", {1, 64, 7, 7}, {64, 64, 3, 3}, true,
+     {1, 1}, {1, 1}, 1, "relu"},
+};
+
+// The graph y = conv2d_add(x, r, weight, bias?) with x and r graph inputs;
+// with `residual_is_output`, r is also a graph output, so it outlives y.
+ir::Graph conv_add_graph(const ConvAddCase& c, const ir::Shape& r_shape, uint64_t seed,
+                         bool residual_is_output) {
+  ir::Graph g;
+  ir::Value* x = g.add_input("x", {ir::kBatch, c.x[1], c.x[2], c.x[3]});
+  ir::Value* r = g.add_input("r", {ir::kBatch, r_shape[1], r_shape[2], r_shape[3]});
+  std::vector<ir::Value*> inputs = {x, r, g.add_param("w", random_tensor(c.weight, seed))};
+  if (c.bias) inputs.push_back(g.add_param("b", random_tensor({c.weight[0]}, seed + 1)));
+  ir::Attrs attrs = {{"stride", c.stride}, {"padding", c.padding}, {"groups", c.groups},
+                     {"activation", std::string(c.activation)}};
+  ir::Node* node = g.add_node("conv", "conv2d_add", inputs, attrs);
+  if (residual_is_output) {
+    g.set_outputs({node->output, r});
+  } else {
+    g.set_outputs({node->output});
+  }
+  ir::infer_shapes(g, ops::registry().schemas());
+  ir::verify(g, ops::registry().schemas());
+  return g;
+}
+
+RefTensor reference(const ConvAddCase& c, const ir::Graph& g, const ir::Tensor& x,
+                    const ir::Tensor& r) {
+  const ir::Node* node = g.find_node("conv");
+  RefTensor rb = c.bias ? to_ref(*node->inputs[3]->data) : RefTensor{};
+  RefTensor y = ref_conv2d(to_ref(x), to_ref(*node->inputs[2]->data), c.bias ? &rb : nullptr,
+                           c.stride, c.padding, {1, 1}, c.groups);
+  y = ref_add(y, to_ref(r));
+  return std::string(c.activation) == "relu" ? ref_relu(y) : y;
+}
+
+// inplace_input() of the plan's conv2d_add step.
+int inplace_of(const engine::Plan& plan) {
+  for (const engine::Step& step : plan.impl().steps) {
+    if (step.op == "conv2d_add") return step.kernel->inplace_input();
+  }
+  FAIL("the plan has no conv2d_add step");
+  return -2;
+}
+
+// Runs every case with the residual dying at the node or outliving it.
+void check_cases(bool residual_is_output, int expected_inplace) {
+  uint64_t seed = 300;
+  for (const ConvAddCase& c : kCases) {
+    INFO(std::string(c.name));
+    ir::Tensor x = random_tensor(c.x, ++seed);
+    ir::Shape y_shape = {c.x[0], c.weight[0], (c.x[2] + 2 * c.padding[0] - c.weight[2]) / c.stride[0] + 1,
+                         (c.x[3] + 2 * c.padding[1] - c.weight[3]) / c.stride[1] + 1};
+    ir::Tensor r = random_tensor(y_shape, ++seed);
+    ir::Graph g = conv_add_graph(c, y_shape, ++seed, residual_is_output);
+    engine::Plan plan = engine::compile(g, c.x[0]);
+    CHECK(inplace_of(plan) == expected_inplace);
+    engine::Context ctx(plan);
+    std::vector<ir::Tensor> got = ctx.run({x, r});
+    got = ctx.run({x, r});  // a second run must not see the first one's residual
+    // Up to 576 products of magnitude ~1 per output: float rounding reaches
+    // ~1e-5 of outputs near 1, so the tolerance is 1e-4 (relative, at least absolute).
+    std::string report;
+    CHECK_MESSAGE(count_mismatches(got[0], reference(c, g, x, r), 1e-4, report) == 0, report);
+    if (residual_is_output) CHECK(got[1].data == r.data);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("conv2d_add adds the residual in place (sum post-op) when nothing reads it later") {
+  check_cases(false, 1);
+}
+
+TEST_CASE("conv2d_add reads the residual through a binary post-op when it is read later") {
+  check_cases(true, -1);
+}
+
+TEST_CASE("conv2d_add does not overwrite x when x is also the residual") {
+  ConvAddCase c = {"x is the residual", {2, 16, 8, 8}, {16, 16, 3, 3}, true, {1, 1}, {1, 1}, 1,
+                   "relu"};
+  ir::Graph g;
+  ir::Value* x = g.add_input("x", {ir::kBatch, 16, 8, 8});
+  ir::Node* node = g.add_node("conv", "conv2d_add",
+                              {x, x, g.add_param("w", random_tensor(c.weight, 1)),
+                               g.add_param("b", random_tensor({16}, 2))},
+                              {{"padding", c.padding}, {"activation", std::string("relu")}});
+  g.set_outputs({node->output});
+  ir::infer_shapes(g, ops::registry().schemas());
+
+  ir::Tensor xt = random_tensor(c.x, 3);
+  engine::Plan plan = engine::compile(g, 2);
+  CHECK(inplace_of(plan) == -1);
+  engine::Context ctx(plan);
+  std::string report;
+  CHECK_MESSAGE(count_mismatches(ctx.run({xt})[0], reference(c, g, xt, xt), 1e-5, report) == 0,
+                report);
+}
+
+TEST_CASE("conv2d_add rejects a residual that is not the conv's output shape") {
+  CHECK(validate_error("conv2d_add", {{2, 3, 9, 11}, {2, 5, 9, 11}}, {{5, 3, 3, 3}}) ==
+        "node 'node' (conv2d_add): residual 'x1': expected the conv's output shape [N, 5, 7, 9], "
+        "got [N, 5, 9, 11]");
+}
+
+TEST_CASE("conv2d_add rejects a parameter as the residual and an unknown activation") {
+  CHECK(validate_error("conv2d_add", {{2, 3, 9, 11}}, {{2, 5, 7, 9}, {5, 3, 3, 3}}) ==
+        "node 'node' (conv2d_add): input 1 (residual) 'p0' must be an activation, got a parameter");
+  CHECK(validate_error("conv2d_add", {{2, 3, 9, 11}, {2, 5, 7, 9}}, {{5, 3, 3, 3}},
+                       {{"activation", std::string("gelu")}}) ==
+        "node 'node' (conv2d_add): attribute 'activation': expected \"none\" or \"relu\", got "
+        "\"gelu\"");
+}

@@ -1,0 +1,191 @@
+#include "passes/fuse_conv_relu.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "ir/verify.h"
+#include "ops/registry.h"
+#include "passes/fuse_conv_add.h"
+#include "tests/ops/reference.h"
+
+namespace {
+
+using kiln::ir::Graph;
+using kiln::ir::Node;
+using kiln::ir::Tensor;
+using kiln::ir::Value;
+using kiln::passes::PassReport;
+using kiln::test::random_tensor;
+
+const kiln::ir::OpTable& ops() { return kiln::ops::registry().schemas(); }
+
+Value* add_conv(Graph& g, const std::string& name, Value* x, int64_t ic, int64_t oc,
+                uint64_t seed) {
+  return g.add_node(name, "conv2d",
+                    {x, g.add_param(name + ".weight", random_tensor({oc, ic, 3, 3}, seed, -0.3, 0.3)),
+                     g.add_param(name + ".bias", random_tensor({oc}, seed + 1, -0.3, 0.3))},
+                    {{"padding", std::vector<int64_t>{1, 1}}})
+      ->output;
+}
+
+double relative_error(const Tensor& got, const Tensor& want) {
+  REQUIRE(got.shape == want.shape);
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < got.data.size(); ++i) {
+    diff = std::max(diff, std::fabs(double(got.data[i]) - double(want.data[i])));
+    scale = std::max(scale, std::fabs(double(want.data[i])));
+  }
+  return diff / std::max(scale, 1e-30);
+}
+
+// Runs fuse_conv_relu (verify after it) and checks every output against the graph before.
+PassReport fuse_and_compare(Graph& g, const kiln::ir::Shape& x_shape) {
+  Graph original = g.clone();
+  PassReport r = kiln::passes::run_passes(g, {{"fuse_conv_relu", kiln::passes::fuse_conv_relu}},
+                                          ops())
+                     .at(0);
+  Tensor x = random_tensor(x_shape, 77);
+  std::vector<Tensor> want = kiln::engine::run_graph(original, {x});
+  std::vector<Tensor> got = kiln::engine::run_graph(g, {x});
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], want[i]) < 1e-5);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("fuse_conv_relu turns conv2d -> relu into one conv2d with activation relu") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 5, 9, 7});
+  Value* conv = add_conv(g, "conv", x, 5, 6, 1);
+  g.set_outputs({g.add_node("relu", "relu", {conv})->output});
+  kiln::ir::infer_shapes(g, ops());
+  REQUIRE(g.nodes().size() == 2);
+
+  PassReport r = fuse_and_compare(g, {2, 5, 9, 7});
+  CHECK(r.changed == std::vector<std::string>{"relu into conv"});
+  CHECK(r.skipped.empty());
+  REQUIRE(r.replaced.size() == 1);
+  CHECK(r.replaced[0] == std::make_pair(std::string("relu"), std::string("conv")));
+  REQUIRE(g.nodes().size() == 1);
+  const Node* c = g.nodes()[0].get();
+  CHECK(c->op == "conv2d");
+  CHECK(std::get<std::string>(c->attrs.at("activation")) == "relu");
+  CHECK(g.outputs()[0] == c->output);
+}
+
+TEST_CASE("fuse_conv_relu points the relu's users at the conv") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
+  Value* relu = g.add_node("relu", "relu", {add_conv(g, "conv1", x, 4, 4, 2)})->output;
+  Value* relu2 = g.add_node("relu2", "relu", {add_conv(g, "conv2", relu, 4, 4, 4)})->output;
+  g.set_outputs({g.add_node("pool", "max_pool2d", {relu2},
+                            {{"kernel", std::vector<int64_t>{2, 2}}})->output});
+  kiln::ir::infer_shapes(g, ops());
+
+  PassReport r = fuse_and_compare(g, {1, 4, 6, 6});
+  CHECK(r.changed == std::vector<std::string>{"relu into conv1", "relu2 into conv2"});
+  CHECK(g.count_op("relu") == 0);
+  CHECK(g.find_node("conv2")->inputs[0] == g.find_node("conv1")->output);
+  CHECK(g.find_node("pool")->inputs[0] == g.find_node("conv2")->output);
+}
+
+TEST_CASE("fuse_conv_relu skips a conv whose output has two users") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 8, 8});
+  Value* conv = add_conv(g, "conv", x, 3, 4, 3);
+  Value* relu = g.add_node("relu", "relu", {conv})->output;
+  g.set_outputs({g.add_node("add", "add", {relu, conv})->output});
+  kiln::ir::infer_shapes(g, ops());
+
+  PassReport r = fuse_and_compare(g, {2, 3, 8, 8});
+  CHECK(r.changed.empty());
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(r.skipped[0].node == "relu");
+  CHECK(r.skipped[0].reason ==
+        "the output of conv2d 'conv' has 2 users (relu, add); fusing would change what the "
+        "others read");
+  CHECK(g.count_op("relu") == 1);
+  CHECK(g.find_node("conv")->attrs.count("activation") == 0);
+}
+
+TEST_CASE("fuse_conv_relu skips a conv whose output is also a graph output") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 8, 8});
+  Value* conv = add_conv(g, "conv", x, 3, 4, 5);
+  g.set_outputs({conv, g.add_node("relu", "relu", {conv})->output});
+  kiln::ir::infer_shapes(g, ops());
+
+  PassReport r = fuse_and_compare(g, {2, 3, 8, 8});
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(r.skipped[0].reason ==
+        "the output of conv2d 'conv' is also a graph output; fusing would change it");
+  CHECK(g.count_op("relu") == 1);
+}
+
+TEST_CASE("fuse_conv_relu skips relus after a graph input, a pool, and a conv that has one") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 8, 8});
+  Value* r0 = g.add_node("relu0", "relu", {x})->output;
+  Value* pool = g.add_node("pool", "max_pool2d", {r0}, {{"kernel", std::vector<int64_t>{2, 2}}})
+                    ->output;
+  Value* r1 = g.add_node("relu1", "relu", {pool})->output;
+  Value* r2 = g.add_node("relu2", "relu", {add_conv(g, "conv", r1, 3, 4, 6)})->output;
+  g.set_outputs({g.add_node("relu3", "relu", {r2})->output});
+  kiln::ir::infer_shapes(g, ops());
+
+  PassReport r = fuse_and_compare(g, {2, 3, 8, 8});
+  CHECK(r.changed == std::vector<std::string>{"relu2 into conv"});
+  REQUIRE(r.skipped.size() == 3);
+  CHECK(r.skipped[0].reason == "input 'x' is a graph input, not produced by conv2d or conv2d_add");
+  CHECK(r.skipped[1].reason == "input 'pool' is produced by max_pool2d, not conv2d or conv2d_add");
+  CHECK(r.skipped[2].node == "relu3");
+  CHECK(r.skipped[2].reason == "conv2d 'conv' already applies relu");
+}
+
+TEST_CASE("fuse_conv_relu moves a relu into a conv2d_add that has none") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
+  Value* r = g.add_input("r", {kiln::ir::kBatch, 5, 6, 6});
+  Value* conv = g.add_node("conv", "conv2d_add",
+                           {x, r, g.add_param("w", random_tensor({5, 4, 3, 3}, 8, -0.3, 0.3))},
+                           {{"padding", std::vector<int64_t>{1, 1}}})
+                    ->output;
+  g.set_outputs({g.add_node("relu", "relu", {conv})->output});
+  kiln::ir::infer_shapes(g, ops());
+
+  Graph original = g.clone();
+  kiln::passes::run_passes(g, {{"fuse_conv_relu", kiln::passes::fuse_conv_relu}}, ops());
+  REQUIRE(g.nodes().size() == 1);
+  CHECK(std::get<std::string>(g.nodes()[0]->attrs.at("activation")) == "relu");
+  std::vector<Tensor> in = {random_tensor({2, 4, 6, 6}, 9), random_tensor({2, 5, 6, 6}, 10)};
+  CHECK(relative_error(kiln::engine::run_graph(g, in)[0],
+                       kiln::engine::run_graph(original, in)[0]) < 1e-5);
+}
+
+TEST_CASE("fuse_conv_relu skips a conv2d_add whose output has two users") {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
+  Value* a = add_conv(g, "a", x, 4, 4, 7);
+  Value* sum = g.add_node("add", "add", {a, x})->output;
+  Value* pool = g.add_node("pool", "max_pool2d", {sum}, {{"kernel", std::vector<int64_t>{2, 2}}})
+                    ->output;
+  g.set_outputs({g.add_node("relu", "relu", {sum})->output, pool});
+  kiln::ir::infer_shapes(g, ops());
+  // conv + add fuse, but the add has two users, so its relu stays outside.
+  kiln::passes::run_passes(g, {{"fuse_conv_add", kiln::passes::fuse_conv_add}}, ops());
+  REQUIRE(g.count_op("conv2d_add") == 1);
+  REQUIRE(g.count_op("relu") == 1);
+
+  PassReport r = fuse_and_compare(g, {2, 4, 6, 6});
+  CHECK(r.changed.empty());
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(r.skipped[0].reason ==
+        "the output of conv2d_add 'a' has 2 users (pool, relu); fusing would change what the "
+        "others read");
+}
