@@ -23,11 +23,31 @@ static const OpSchema& schema_of(const Node& node, const OpTable& ops) {
   return schema;
 }
 
+// Throws unless `shape`, the batch counted as 1, is within kMaxActivationElements.
+// Checked on every output as it is inferred, so that every op's validate and
+// infer_shape only ever see inputs within the limit and its arithmetic on
+// them cannot overflow.
+static void check_output_size(const Node& node, const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    int64_t dim = d == kBatch ? 1 : d;
+    if (dim < 0)
+      throw Error(node.where(), "output shape " + shape_str(shape) + " has a negative dimension");
+    if (dim != 0 && n > kMaxActivationElements / dim)
+      throw Error(node.where(), "output shape " + shape_str(shape) + " has more than " +
+                                    std::to_string(kMaxActivationElements) +
+                                    " elements per sample, the limit");
+    n *= dim;
+  }
+}
+
 void infer_shapes(Graph& graph, const OpTable& ops) {
   for (const auto& node : graph.nodes()) {
     const OpSchema& schema = schema_of(*node, ops);
     schema.validate(*node);
-    node->output->shape = schema.infer_shape(*node);
+    Shape shape = schema.infer_shape(*node);
+    check_output_size(*node, shape);
+    node->output->shape = std::move(shape);
     node->output->dtype = DType::f32;
   }
 }
@@ -76,6 +96,7 @@ void verify(const Graph& graph, const OpTable& ops) {
       throw Error(node->where(), "output value is named '" + node->output->name + "'");
     schema.validate(*node);
     Shape inferred = schema.infer_shape(*node);
+    check_output_size(*node, inferred);
     if (inferred != node->output->shape)
       throw Error(node->where(), "output shape " + shape_str(node->output->shape) +
                                      " differs from the inferred " + shape_str(inferred));

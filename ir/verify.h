@@ -6,8 +6,15 @@
 
 namespace kiln::ir {
 
+// Elements in one node output, per sample (the batch counted as 1): the same
+// 2^31 (8 GiB of float32) as the loaders' limit on one tensor. Keeps shape
+// arithmetic from overflowing on a graph that grows its activations node by
+// node (e.g. thousands of convs, each padding by 2^20).
+constexpr int64_t kMaxActivationElements = int64_t(1) << 31;
+
 // Validates every node in order and sets its output shape. Throws
-// kiln::Error naming the first node that fails.
+// kiln::Error naming the first node that fails, or whose output is past
+// kMaxActivationElements.
 void infer_shapes(Graph& graph, const OpTable& ops);
 
 // Checks the graph's invariants; throws kiln::Error naming the first broken one:

@@ -92,6 +92,13 @@ json parse_json(const std::string& text, const std::string& where) {
     size_t colon = what.find("] ");
     if (colon != std::string::npos) what = what.substr(colon + 2);
     throw Error(where, "invalid JSON at byte " + std::to_string(e.byte) + ": " + what);
+  } catch (const json::exception& e) {
+    // Not a syntax error but still the text's fault, e.g. out_of_range.406
+    // "number overflow parsing '1e999'" (found by tests/fuzz/graph_json_fuzz).
+    std::string what = e.what();
+    size_t colon = what.find("] ");
+    if (colon != std::string::npos) what = what.substr(colon + 2);
+    throw Error(where, "invalid JSON: " + what);
   }
   return doc;
 }
@@ -156,6 +163,10 @@ class GraphReader {
 
     for (size_t i = 0; i < inputs.size(); ++i) read_input(inputs[i], i);
     for (size_t i = 0; i < params.size(); ++i) read_param(params[i], i);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (nodes[i].is_object() && nodes[i].contains("name") && nodes[i]["name"].is_string())
+        node_index_.emplace(nodes[i]["name"].get<std::string>(), i);
+    }
     for (size_t i = 0; i < nodes.size(); ++i) read_node(nodes[i], i);
     read_outputs(outputs);
     return std::move(graph_);
@@ -309,8 +320,7 @@ class GraphReader {
     for (const json& in : list_field(j, "inputs", entry)) {
       if (!in.is_string()) fail(entry, "field 'inputs': expected names, got " + show(in));
       auto it = values_.find(in.get<std::string>());
-      if (it == values_.end())
-        fail(entry, "input '" + in.get<std::string>() + "' is not defined");
+      if (it == values_.end()) fail(entry, undefined_input(in.get<std::string>(), name, i));
       inputs.push_back(it->second);
     }
 
@@ -321,6 +331,17 @@ class GraphReader {
       for (const auto& item : a.items()) attrs[item.key()] = to_attr(item.value(), entry, item.key());
     }
     define(graph_.add_node(name, op, std::move(inputs), std::move(attrs))->output, entry);
+  }
+
+  // Why input `input` of node `node` (nodes[index]) is not defined yet: a
+  // cycle, a node listed out of topological order, or no such value.
+  std::string undefined_input(const std::string& input, const std::string& node, size_t index) const {
+    auto later = node_index_.find(input);
+    if (input == node) return "input '" + input + "' is the node's own output (a cycle)";
+    if (later != node_index_.end() && later->second > index)
+      return "input '" + input + "' is the output of a later node (nodes[" +
+             std::to_string(later->second) + "]): nodes must be in topological order, without cycles";
+    return "input '" + input + "' is not defined";
   }
 
   // Integer -> int64_t, real -> double, list of integers -> vector<int64_t>, string.
@@ -368,18 +389,35 @@ class GraphReader {
   std::string file_;  // DIR/graph.json, for messages
   ir::Graph graph_;
   std::unordered_map<std::string, ir::Value*> values_;  // inputs, params, node outputs
+  std::unordered_map<std::string, size_t> node_index_;   // node name -> first index, for messages
 };
 
 }  // namespace
 
-ir::Graph load_model_dir(const std::string& dir) {
-  std::string file = (fs::path(dir) / "graph.json").string();
+// The model directory, canonical, or an error naming it.
+static fs::path model_root(const std::string& dir) {
   std::error_code ec;
   fs::path root = fs::canonical(dir, ec);
   if (ec) throw Error(dir, "cannot open the model directory: " + ec.message());
   if (!fs::is_directory(root)) throw Error(dir, "not a directory");
+  return root;
+}
 
+static ir::Graph parse_graph_text(const std::string& text, const fs::path& root,
+                                  const std::string& dir, const std::string& file) {
+  if (text.size() > kMaxGraphJsonBytes)
+    throw Error(file, "the file is " + std::to_string(text.size()) +
+                          " bytes, more than the limit of " + std::to_string(kMaxGraphJsonBytes));
+  check_depth(text, file);
+  json doc = parse_json(text, file);
+  return GraphReader(root, dir, file).read(doc);
+}
+
+ir::Graph load_model_dir(const std::string& dir) {
+  std::string file = (fs::path(dir) / "graph.json").string();
+  fs::path root = model_root(dir);
   fs::path path = resolve_inside(root, "graph.json", dir);
+  std::error_code ec;
   uint64_t size = fs::file_size(path, ec);
   if (ec) throw Error(file, "cannot read: " + ec.message());
   if (size > kMaxGraphJsonBytes)
@@ -389,10 +427,12 @@ ir::Graph load_model_dir(const std::string& dir) {
   std::string text(static_cast<size_t>(size), '\0');
   in.read(&text[0], static_cast<std::streamsize>(size));
   if (!in) throw Error(file, "read error");
+  return parse_graph_text(text, root, dir, file);
+}
 
-  check_depth(text, file);
-  json doc = parse_json(text, file);
-  return GraphReader(root, dir, file).read(doc);
+ir::Graph parse_graph_json(const std::string& text, const std::string& dir) {
+  std::string file = (fs::path(dir) / "graph.json").string();
+  return parse_graph_text(text, model_root(dir), dir, file);
 }
 
 }  // namespace kiln::loaders

@@ -33,6 +33,11 @@ constexpr size_t kMaxRank = 8;
 // without "..", and resolve (following symlinks) inside the directory.
 ir::Graph load_model_dir(const std::string& dir);
 
+// As load_model_dir(), with graph.json's text given rather than read from
+// DIR/graph.json: "file" weights are still read from `dir`, and errors still
+// name DIR/graph.json. For fuzzing and for graphs built in memory.
+ir::Graph parse_graph_json(const std::string& text, const std::string& dir);
+
 // Writes the graph as a model directory (created if missing): graph.json and
 // one NPY per parameter under weights/. Loads back to an identical graph.
 void save_model_dir(const ir::Graph& graph, const std::string& dir);

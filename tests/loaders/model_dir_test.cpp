@@ -258,7 +258,11 @@ TEST_CASE("model_dir: an input used before it is defined is refused") {
   check_load_error(dir, dir.graph_json() + ": node 'conv': input 'foo' is not defined");
   doc = small_graph();
   std::swap(doc["nodes"][0], doc["nodes"][1]);  // relu before the conv it reads
-  check_doc_error(doc, "graph.json: node 'relu': input 'conv' is not defined");
+  check_doc_error(doc, "graph.json: node 'relu': input 'conv' is the output of a later node "
+                       "(nodes[1]): nodes must be in topological order, without cycles");
+  doc = small_graph();
+  doc["nodes"][1]["inputs"][0] = "relu";
+  check_doc_error(doc, "graph.json: node 'relu': input 'relu' is the node's own output (a cycle)");
 }
 
 TEST_CASE("model_dir: unknown or repeated output names are refused") {

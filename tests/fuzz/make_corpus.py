@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""Rebuilds the fuzz seed corpora in tests/fuzz/corpus/ from real model directories.
+
+    /usr/bin/python3 tests/fuzz/make_corpus.py build/engine-run
+
+Saves the built-in tutorial and resnet18 models with `engine-run MODEL --save`,
+then writes:
+  corpus/npy/         the tutorial's weight files, a few small resnet18 ones,
+                      and the NPY variants numpy writes (versions 2.0 and 3.0,
+                      a scalar, an empty array)
+  corpus/graph_json/  the tutorial's graph.json as saved (its "file" weights
+  corpus/model/       resolve in the fuzz targets' weights directory), the same
+                      with inline data, and resnet18's graph.json narrowed
+                      (channels 64/128/256/512 -> 2/4/8/16, input 32x32,
+                      weights inline): whole and in pieces (stem, a block, a
+                      downsampling block, the head); plus one graph with the
+                      ops resnet18 does not use (grouped conv, avg_pool2d,
+                      linear -> batchnorm)
+Seeds are small (the whole corpus stays well under 2 MB) and deterministic.
+"""
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "corpus")
+WIDTH = {64: 2, 128: 4, 256: 8, 512: 16, 1000: 10}
+
+
+def save(path, text_or_bytes):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = "wb" if isinstance(text_or_bytes, bytes) else "w"
+    with open(path, mode) as f:
+        f.write(text_or_bytes)
+
+
+def dump(doc):
+    # One entry per line, as save_model_dir writes it: short, and diffable.
+    return json.dumps(doc, separators=(",", ":")).replace("},{", "},\n{") + "\n"
+
+
+def inline_params(doc, model_dir, rng):
+    """Replaces "file" by "data": the file's values (narrowed shapes get random ones)."""
+    for p in doc["params"]:
+        if "file" in p:
+            p["data"] = [round(float(v), 4) for v in np.load(os.path.join(model_dir, p.pop("file"))).ravel()]
+        elif "data" not in p:
+            n = int(np.prod(p["shape"])) if p["shape"] else 1
+            lo, hi = (0.5, 1.5) if p["name"].endswith("running_var") else (-0.5, 0.5)
+            p["data"] = [round(rng.uniform(lo, hi), 3) for _ in range(n)]
+    return doc
+
+
+def narrow_resnet18(doc):
+    doc = json.loads(json.dumps(doc))
+    doc["inputs"][0]["shape"] = ["N", 3, 32, 32]
+    for p in doc["params"]:
+        p.pop("file")
+        p["shape"] = [WIDTH.get(d, d) for d in p["shape"]]
+    doc["producer"] = "tests/fuzz/make_corpus.py (resnet18, narrowed)"
+    return doc
+
+
+def piece(doc, first, last, input_name, input_shape):
+    """Nodes first..last (by name) of a narrowed graph, fed by one graph input."""
+    names = [n["name"] for n in doc["nodes"]]
+    nodes = doc["nodes"][names.index(first):names.index(last) + 1]
+    used = {i for n in nodes for i in n["inputs"]}
+    return {
+        "format": "kiln", "version": 1, "producer": doc["producer"] + ", " + first + ".." + last,
+        "inputs": [{"name": input_name, "dtype": "float32", "shape": ["N"] + input_shape}],
+        "outputs": [last],
+        "params": [p for p in doc["params"] if p["name"] in used],
+        "nodes": nodes,
+    }
+
+
+def other_ops():
+    return {
+        "format": "kiln", "version": 1, "producer": "tests/fuzz/make_corpus.py (other ops)",
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["N", 4, 7, 7]}],
+        "outputs": ["bn"],
+        "params": [
+            {"name": "conv.weight", "dtype": "float32", "shape": [4, 2, 3, 3]},
+            {"name": "fc.weight", "dtype": "float32", "shape": [3, 8]},
+            {"name": "bn.running_mean", "dtype": "float32", "shape": [3]},
+            {"name": "bn.running_var", "dtype": "float32", "shape": [3]},
+        ],
+        "nodes": [
+            {"name": "conv", "op": "conv2d", "inputs": ["x", "conv.weight"],
+             "attrs": {"stride": [1, 2], "padding": [1, 0], "dilation": [2, 1], "groups": 2}},
+            {"name": "pool", "op": "avg_pool2d", "inputs": ["conv"],
+             "attrs": {"kernel": [2, 2], "stride": [2, 1], "padding": [1, 0], "ceil_mode": 1,
+                       "count_include_pad": 0}},
+            {"name": "mpool", "op": "max_pool2d", "inputs": ["pool"],
+             "attrs": {"kernel": [2, 2], "stride": [1, 1], "dilation": [1, 1], "ceil_mode": 0}},
+            {"name": "flatten", "op": "flatten", "inputs": ["mpool"], "attrs": {"start_dim": 1}},
+            {"name": "fc", "op": "linear", "inputs": ["flatten", "fc.weight"]},
+            {"name": "bn", "op": "batchnorm", "inputs": ["fc", "bn.running_mean", "bn.running_var"],
+             "attrs": {"eps": 0.001}},
+        ],
+    }
+
+
+def npy_variants(out):
+    def write(name, arr, version):
+        with open(os.path.join(out, name), "wb") as f:
+            np.lib.format.write_array(f, arr, version=version, allow_pickle=False)
+    rng = np.random.default_rng(1)
+    write("v2_0_3d.npy", rng.standard_normal((2, 3, 2)).astype("<f4"), (2, 0))
+    write("v3_0_vector.npy", rng.standard_normal(5).astype("<f4"), (3, 0))
+    write("scalar.npy", np.array(1.5, dtype="<f4"), (1, 0))
+    write("empty.npy", np.zeros((0, 4), dtype="<f4"), (1, 0))
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    engine_run = os.path.abspath(sys.argv[1])
+    tmp = tempfile.mkdtemp(prefix="kiln-corpus-")
+    try:
+        for model in ("tutorial", "resnet18"):
+            subprocess.run([engine_run, model, "--save", os.path.join(tmp, model)], check=True,
+                           stdout=subprocess.DEVNULL)
+        tutorial_dir, resnet_dir = os.path.join(tmp, "tutorial"), os.path.join(tmp, "resnet18")
+        for sub in ("npy", "graph_json", "model"):
+            shutil.rmtree(os.path.join(CORPUS, sub), ignore_errors=True)
+            os.makedirs(os.path.join(CORPUS, sub))
+
+        npy = os.path.join(CORPUS, "npy")
+        for name in ("conv1.weight.npy", "bn1.running_var.npy"):
+            shutil.copy(os.path.join(tutorial_dir, "weights", name), os.path.join(npy, "tutorial." + name))
+        for name in ("bn1.running_var.npy", "layer4.1.bn2.bias.npy", "conv1.weight.npy"):
+            shutil.copy(os.path.join(resnet_dir, "weights", name), os.path.join(npy, "resnet18." + name))
+        npy_variants(npy)
+
+        rng = random.Random(5)
+        with open(os.path.join(tutorial_dir, "graph.json")) as f:
+            tutorial_text = f.read()
+        tutorial = json.loads(tutorial_text)
+        with open(os.path.join(resnet_dir, "graph.json")) as f:
+            resnet = inline_params(narrow_resnet18(json.load(f)), resnet_dir, rng)
+        seeds = {
+            "tutorial.json": tutorial_text,
+            "tutorial_inline.json": dump(inline_params(tutorial, tutorial_dir, rng)),
+            "resnet18_narrow.json": dump(resnet),
+            "resnet18_stem.json": dump(piece(resnet, "conv1", "maxpool", "x", [3, 32, 32])),
+            "resnet18_layer1.0.json": dump(piece(resnet, "layer1.0.conv1", "layer1.0.relu_1", "maxpool", [2, 8, 8])),
+            "resnet18_layer2.0.json": dump(piece(resnet, "layer2.0.conv1", "layer2.0.relu_1", "layer1.1.relu_1", [2, 8, 8])),
+            "resnet18_head.json": dump(piece(resnet, "avgpool", "fc", "layer4.1.relu_1", [16, 1, 1])),
+            "other_ops.json": dump(inline_params(other_ops(), None, rng)),
+        }
+        for target in ("graph_json", "model"):
+            for name, text in seeds.items():
+                save(os.path.join(CORPUS, target, name), text)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
