@@ -106,7 +106,8 @@ static double node_flops(const ir::Node& node) {
 class PlanBuilder {
  public:
   // `graph` is the one whose nodes will be added, to know each value's last reader.
-  PlanBuilder(PlanImpl& plan, const ir::Graph& graph) : plan_(plan) {
+  PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options)
+      : plan_(plan), options_(options) {
     for (const auto& node : graph.nodes()) {
       for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
     }
@@ -143,7 +144,7 @@ class PlanBuilder {
     const ops::OpDef* def = ops::registry().find(node.op);
     if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
     std::vector<const ir::Value*> activations;
-    ops::CompileContext ctx{ops::cpu_engine(), {}, {}};
+    ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo};
     for (const ir::Value* in : node.inputs) {
       if (in->is_param()) continue;
       activations.push_back(in);
@@ -167,6 +168,7 @@ class PlanBuilder {
 
  private:
   PlanImpl& plan_;
+  CompileOptions options_;
   std::unordered_map<const ir::Value*, int> tensor_of_;
   std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;
@@ -240,7 +242,7 @@ static void plan_buffers(PlanImpl& plan) {
   }
 }
 
-Plan compile(const ir::Graph& graph, int64_t batch) {
+Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options) {
   if (batch < 1) throw Error("compile: batch must be at least 1, got " + std::to_string(batch));
   ir::Graph g = graph.clone();
   for (ir::Value* in : g.inputs()) {
@@ -257,7 +259,7 @@ Plan compile(const ir::Graph& graph, int64_t batch) {
 
   auto impl = std::make_unique<PlanImpl>();
   impl->batch = batch;
-  PlanBuilder builder(*impl, g);
+  PlanBuilder builder(*impl, g, options);
   for (const ir::Value* in : g.inputs()) {
     builder.add_input(in);
     impl->input_names.push_back(in->name);
@@ -364,10 +366,11 @@ std::vector<ir::Tensor> Context::run_timed(const std::vector<ir::Tensor>& inputs
   return outputs;
 }
 
-std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs) {
+std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs,
+                                  const CompileOptions& options) {
   if (inputs.empty() || inputs[0].shape.empty())
     throw Error("run_graph: needs at least one input with a batch dimension");
-  Plan plan = compile(graph, inputs[0].shape[0]);
+  Plan plan = compile(graph, inputs[0].shape[0], options);
   Context ctx(plan);
   return ctx.run(inputs);
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ops/conv_algo.h"
 #include "passes/pass.h"
 
 namespace kiln::engine {
@@ -23,6 +24,12 @@ ir::Graph load_model(const std::string& name_or_dir, uint64_t seed = 0);
 enum class FuseLevel { none, batchnorm, all };
 // Runs the passes of that level (verify() after each) and returns their reports.
 std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level);
+
+// Choices made when compiling, that do not change the graph.
+struct CompileOptions {
+  // direct, winograd (where oneDNN has it), or automatic (per layer, by a measured rule).
+  ops::ConvAlgo conv_algo = ops::ConvAlgo::direct;
+};
 
 struct PlanImpl;
 
@@ -45,14 +52,14 @@ class Plan {
   const PlanImpl& impl() const { return *impl_; }
 
  private:
-  friend Plan compile(const ir::Graph& graph, int64_t batch);
+  friend Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options);
   explicit Plan(std::unique_ptr<PlanImpl> impl);
   std::unique_ptr<PlanImpl> impl_;
 };
 
 // Binds the batch dimension and builds the plan. Throws kiln::Error naming
 // the node if a kernel cannot be built.
-Plan compile(const ir::Graph& graph, int64_t batch);
+Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options = {});
 
 struct ContextImpl;
 
@@ -81,7 +88,8 @@ class Context {
 };
 
 // Compile for the first input's batch size and run once: for tests and tools.
-std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs);
+std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs,
+                                  const CompileOptions& options = {});
 
 // Sets how many threads oneDNN uses (OpenMP); 0 leaves the default.
 void set_threads(int threads);

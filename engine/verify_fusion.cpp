@@ -17,12 +17,13 @@ const NodeCheck* FusionCheck::first_failure() const {
 
 // Runs `graph` with every node's output as a graph output; returns them by name.
 static std::map<std::string, ir::Tensor> run_keeping_all(const ir::Graph& graph,
-                                                         const std::vector<ir::Tensor>& inputs) {
+                                                         const std::vector<ir::Tensor>& inputs,
+                                                         const CompileOptions& options) {
   ir::Graph g = graph.clone();
   std::vector<ir::Value*> outputs;
   for (const auto& node : g.nodes()) outputs.push_back(node->output);
   g.set_outputs(outputs);
-  std::vector<ir::Tensor> values = run_graph(g, inputs);
+  std::vector<ir::Tensor> values = run_graph(g, inputs, options);
   std::map<std::string, ir::Tensor> by_name;
   for (size_t i = 0; i < outputs.size(); ++i) by_name[outputs[i]->name] = std::move(values[i]);
   return by_name;
@@ -30,7 +31,8 @@ static std::map<std::string, ir::Tensor> run_keeping_all(const ir::Graph& graph,
 
 FusionCheck check_fusion(const ir::Graph& unfused, const ir::Graph& fused,
                          const std::vector<passes::PassReport>& reports,
-                         const std::vector<ir::Tensor>& inputs, double rel_tolerance) {
+                         const std::vector<ir::Tensor>& inputs, double rel_tolerance,
+                         const CompileOptions& fused_options) {
   // source[v]: the unfused value that fused value v stands for.
   std::map<std::string, std::string> source;
   for (const passes::PassReport& report : reports) {
@@ -39,8 +41,8 @@ FusionCheck check_fusion(const ir::Graph& unfused, const ir::Graph& fused,
       source[after] = it == source.end() ? before : it->second;
     }
   }
-  std::map<std::string, ir::Tensor> ref = run_keeping_all(unfused, inputs);
-  std::map<std::string, ir::Tensor> got = run_keeping_all(fused, inputs);
+  std::map<std::string, ir::Tensor> ref = run_keeping_all(unfused, inputs, CompileOptions{});
+  std::map<std::string, ir::Tensor> got = run_keeping_all(fused, inputs, fused_options);
 
   FusionCheck check;
   for (const auto& node : fused.nodes()) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
 #include "ir/graph.h"
 #include "passes/pass.h"
 
@@ -26,9 +27,12 @@ struct FusionCheck {
 
 // Runs both graphs on `inputs` with every node output kept, and compares each
 // fused node with its counterpart: the unfused value of the same name, or the
-// one the passes' `replaced` lists say it took over (bn1 -> conv1).
+// one the passes' `replaced` lists say it took over (bn1 -> conv1). The
+// fused graph is compiled with `fused_options` (e.g. Winograd convolutions),
+// the unfused one always with the defaults, so it stays the reference.
 FusionCheck check_fusion(const ir::Graph& unfused, const ir::Graph& fused,
                          const std::vector<passes::PassReport>& reports,
-                         const std::vector<ir::Tensor>& inputs, double rel_tolerance = 1e-4);
+                         const std::vector<ir::Tensor>& inputs, double rel_tolerance = 1e-4,
+                         const CompileOptions& fused_options = {});
 
 }  // namespace kiln::engine

@@ -15,6 +15,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "ops/conv_algo.h"
+
 namespace kiln::ops {
 
 // The arguments of one execution, keyed by DNNL_ARG_*; built once per context.
@@ -31,6 +33,8 @@ struct CompileContext {
   // later node reads it and it is not a graph output), so the kernel may
   // overwrite it in place (Kernel::inplace_input). Empty: assume it is read later.
   std::vector<bool> last_use;
+  // Which convolution algorithm conv2d and conv2d_add use.
+  ConvAlgo conv_algo = ConvAlgo::direct;
 };
 
 class Kernel {

@@ -133,7 +133,7 @@ int run_model(const Options& o) {
     std::printf("graph after passes (--fuse=%s):\n%s", level_name(o.fuse), ir::print(graph).c_str());
   if (!o.save_dir.empty()) loaders::save_model_dir(graph, o.save_dir);
 
-  engine::Plan plan = engine::compile(graph, in.batch);
+  engine::Plan plan = engine::compile(graph, in.batch, o.compile);
   engine::Context ctx(plan);
   std::vector<ir::Tensor> outputs = ctx.run(in.tensors);  // the result; runs below are for timing
   engine::TimingStats t = engine::time_runs(ctx, in.tensors, o.warmup, o.iters);
@@ -143,8 +143,9 @@ int run_model(const Options& o) {
   print_reports(reports, o.verbose);
   std::printf("input      %s %s\n", join_shape(plan.input_shapes()).c_str(), in.source.c_str());
   std::printf("output     %s\n", join_shape(plan.output_shapes()).c_str());
-  std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads\n",
-              t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch), engine::max_threads());
+  std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads, "
+              "%s convolutions\n", t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch),
+              engine::max_threads(), conv_algo_name(o.compile.conv_algo));
   if (!o.save_dir.empty()) std::printf("saved      %s\n", o.save_dir.c_str());
   if (o.profile) {
     std::printf("\nprofile over %d run(s), each step timed on its own:\n%s", o.iters,
@@ -157,6 +158,7 @@ int run_model(const Options& o) {
   if (o.json) {
     json j = {{"model", o.model},
               {"fuse", level_name(o.fuse)},
+              {"conv_algo", conv_algo_name(o.compile.conv_algo)},
               {"batch", in.batch},
               {"threads", engine::max_threads()},
               {"nodes_before", nodes_before},
@@ -197,7 +199,8 @@ int compare_model(const Options& o) {
   if (!o.save_dir.empty()) loaders::save_model_dir(saved->graph, o.save_dir);
 
   std::vector<engine::Plan> plans;
-  for (const Level& level : levels) plans.push_back(engine::compile(level.graph, in.batch));
+  for (const Level& level : levels)
+    plans.push_back(engine::compile(level.graph, in.batch, o.compile));
   std::vector<engine::Context> contexts;
   std::vector<engine::Context*> timed;
   for (const engine::Plan& plan : plans) contexts.emplace_back(plan);
@@ -207,8 +210,9 @@ int compare_model(const Options& o) {
   std::vector<engine::TimingStats> t = engine::time_interleaved(timed, in.tensors, o.warmup, o.iters);
   write_outputs(o, saved == &levels[2] ? y[2] : y[1]);
 
-  std::printf("model      %s, batch %lld, %d threads, %d timed runs each (interleaved)\n",
-              o.model.c_str(), static_cast<long long>(in.batch), engine::max_threads(), o.iters);
+  std::printf("model      %s, batch %lld, %d threads, %s convolutions, %d timed runs each "
+              "(interleaved)\n", o.model.c_str(), static_cast<long long>(in.batch),
+              engine::max_threads(), conv_algo_name(o.compile.conv_algo), o.iters);
   print_reports(levels[2].reports, o.verbose);
   std::printf("\n%-12s %10s %10s %8s %7s %10s %s\n", "", "median ms", "min ms", "speed-up", "nodes",
               "batchnorm", "max |diff| / max |unfused|");
@@ -226,6 +230,7 @@ int compare_model(const Options& o) {
     json j = {{"model", o.model},
               {"batch", in.batch},
               {"threads", engine::max_threads()},
+              {"conv_algo", conv_algo_name(o.compile.conv_algo)},
               {"iters", o.iters},
               {"unfused_ms", t[0].median_ms},
               {"unfused_min_ms", t[0].min_ms},
@@ -256,7 +261,8 @@ int verify_model(const Options& o) {
   ir::Graph fused = unfused.clone();
   std::vector<passes::PassReport> reports = engine::fuse(fused, o.fuse);
   print_reports(reports, o.verbose);
-  engine::FusionCheck check = engine::check_fusion(unfused, fused, reports, in.tensors);
+  engine::FusionCheck check =
+      engine::check_fusion(unfused, fused, reports, in.tensors, 1e-4, o.compile);
 
   double worst = 0;
   std::printf("verify     %zu fused nodes compared with their unfused counterparts, batch %lld\n",

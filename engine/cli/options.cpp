@@ -16,6 +16,9 @@ options:
   --fuse[=LEVEL]   run graph passes first. LEVEL: bn (default: fold every
                    BatchNorm into the conv or linear before it), all (bn plus
                    post-op fusions), none
+  --conv-algo A    convolution algorithm: direct (default), winograd (oneDNN's
+                   Winograd kernels for every 3x3 stride-1 conv, direct for the
+                   rest), auto (Winograd only where it measured faster)
   --input X.npy    input tensor, float32 C order; once per model input.
                    Default: a seeded random input of the model's shape
   --output Y.npy   write the output (once per model output, in order)
@@ -62,6 +65,23 @@ static engine::FuseLevel parse_fuse(const std::string& level) {
   throw UsageError("--fuse: expected bn, all or none, got '" + level + "'");
 }
 
+const char* conv_algo_name(ops::ConvAlgo algo) {
+  switch (algo) {
+    case ops::ConvAlgo::direct: return "direct";
+    case ops::ConvAlgo::winograd: return "winograd";
+    case ops::ConvAlgo::automatic: return "auto";
+  }
+  return "?";
+}
+
+static ops::ConvAlgo parse_conv_algo(const std::string& name) {
+  for (ops::ConvAlgo algo :
+       {ops::ConvAlgo::direct, ops::ConvAlgo::winograd, ops::ConvAlgo::automatic}) {
+    if (name == conv_algo_name(algo)) return algo;
+  }
+  throw UsageError("--conv-algo: expected direct, winograd or auto, got '" + name + "'");
+}
+
 Options parse_options(int argc, char** argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -85,6 +105,7 @@ Options parse_options(int argc, char** argv) {
     const int64_t int_max = std::numeric_limits<int>::max();
     if (arg == "-h" || arg == "--help") { no_value(); o.help = true; }
     else if (arg == "--fuse") o.fuse = has_inline ? parse_fuse(inline_value) : engine::FuseLevel::batchnorm;
+    else if (arg == "--conv-algo") o.compile.conv_algo = parse_conv_algo(value());
     else if (arg == "--input") o.inputs.push_back(value());
     else if (arg == "--output") o.outputs.push_back(value());
     else if (arg == "--batch") o.batch = parse_int(arg, value(), 1, 1 << 20);

@@ -18,6 +18,7 @@ struct UsageError : std::runtime_error {
 struct Options {
   std::string model;                  // built-in name or model directory
   engine::FuseLevel fuse = engine::FuseLevel::none;
+  engine::CompileOptions compile;     // --conv-algo
   std::vector<std::string> inputs;    // --input, one per graph input
   std::vector<std::string> outputs;   // --output, one per graph output
   int64_t batch = 0;                  // 0: from --input, else 1
@@ -39,5 +40,7 @@ struct Options {
 // Throws UsageError on anything it does not understand.
 Options parse_options(int argc, char** argv);
 std::string usage();
+// "direct", "winograd" or "auto", as --conv-algo spells them.
+const char* conv_algo_name(ops::ConvAlgo algo);
 
 }  // namespace kiln::cli

@@ -25,7 +25,8 @@ TEST_CASE("engine-run --help prints usage and exits 0") {
 
 TEST_CASE("engine-run exits 2 with one line on a bad command line") {
   for (const char* args : {"", "tutorial --bogus", "tutorial --batch 0", "tutorial --threads x",
-                           "tutorial --fuse=maybe", "tutorial extra", "tutorial --input"}) {
+                           "tutorial --fuse=maybe", "tutorial extra", "tutorial --input",
+                           "tutorial --conv-algo fft"}) {
     CAPTURE(args);
     auto r = run_engine(args);
     CHECK(r.exit_code == 2);
@@ -65,7 +66,7 @@ TEST_CASE("engine-run tutorial --compare --json folds 3 batchnorms to 0") {
 }
 
 TEST_CASE("engine-run resnet18 --compare shows three levels, all of them fusing to 24 nodes") {
-  auto r = run_engine("resnet18 --compare --json --iters 1 --warmup 0");
+  auto r = run_engine("resnet18 --compare --json --iters 1 --warmup 0 --conv-algo auto");
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("fused (all)") != std::string::npos);
   auto j = nlohmann::json::parse(last_line(r.out));
@@ -73,6 +74,7 @@ TEST_CASE("engine-run resnet18 --compare shows three levels, all of them fusing 
   CHECK(j["nodes_after"] == 49);
   CHECK(j["nodes_after_all"] == 24);
   CHECK(j["batchnorm_after_all"] == 0);
+  CHECK(j["conv_algo"] == "auto");
   CHECK(j["max_abs_diff_all"].get<double>() <= 1e-4 * j["max_abs_output"].get<double>());
   for (const char* key : {"fused_all_ms", "fused_all_min_ms", "speedup_all"}) CHECK(j.contains(key));
 }
