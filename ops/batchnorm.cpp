@@ -63,6 +63,15 @@ static void validate(const ir::Node& node) {
                                     "] (x has " + std::to_string(C) + " channels), got " +
                                     ir::shape_str(s));
   }
+  // Caught here, not only by the fold: an unfused run would give NaN.
+  const double eps = read_eps(node);
+  const ir::Tensor& var = *node.inputs[2]->data;
+  for (int64_t c = 0; c < C; ++c) {
+    if (!std::isfinite(var.data[c]) || !(var.data[c] + eps > 0))
+      throw Error(node.where(), "running_var '" + node.inputs[2]->name + "': channel " +
+                                    std::to_string(c) + ": running_var + eps must be positive, got " +
+                                    ir::attr_str(double(var.data[c])) + " + " + ir::attr_str(eps));
+  }
 }
 
 static ir::Shape infer_shape(const ir::Node& node) { return node.inputs[0]->shape; }

@@ -307,7 +307,7 @@ std::vector<Case> catalogue() {
        edit_graph([](json& d) { node(d, "bn1")["inputs"].erase(4); }),
        "node 'bn1' (batchnorm): expected weight and bias both or neither, got 4 inputs"},
       // Refused when folded; batchnorm's validate does not look at parameter values (yet).
-      {"graph: a negative BN variance", Stage::fuse,
+      {"graph: a negative BN variance", Stage::load,
        edit_graph([](json& d) { set_inline(d, "bn1.running_var", {1}, {-1.5}); }),
        "running_var + eps must be positive, got -1.5 + 1e-05"},
 
