@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -90,4 +91,40 @@ TEST_CASE("engine-run --save writes a model that loads back to the same output b
   CHECK(y0.shape == y1.shape);
   CHECK(y0.data == y1.data);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("engine-run --trace writes valid Chrome trace JSON with one event per step") {
+  std::string dir = make_temp_dir("kiln-cli");
+  auto r = run_engine("resnet18 --fuse --trace " + dir + "/t.json");
+  REQUIRE(r.exit_code == 0);
+  std::ifstream f(dir + "/t.json");
+  nlohmann::json trace = nlohmann::json::parse(f);  // throws, failing the test, if not JSON
+  REQUIRE(trace["traceEvents"].is_array());
+  CHECK(trace["traceEvents"].size() >= 49);  // 49 nodes after the fold, plus reorders
+  for (const auto& e : trace["traceEvents"]) {
+    CHECK(e["ph"] == "X");
+    CHECK(e["dur"].get<double>() >= 0);
+    CHECK(e["name"].is_string());
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("engine-run --profile prints one row per step and a total") {
+  auto r = run_engine("tutorial --fuse --profile --iters 2");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("implementation") != std::string::npos);
+  CHECK(r.out.find("conv1 ") != std::string::npos);
+  CHECK(r.out.find("total") != std::string::npos);
+}
+
+TEST_CASE("engine-run --verify passes on resnet18 at every fusion level") {
+  for (const char* level : {"bn", "all"}) {
+    CAPTURE(level);
+    auto r = run_engine(std::string("resnet18 --verify --json --fuse=") + level);
+    REQUIRE(r.exit_code == 0);
+    auto j = nlohmann::json::parse(last_line(r.out));
+    CHECK(j["ok"] == true);
+    CHECK(j["nodes_compared"].get<int>() > 20);
+    CHECK(j["max_rel_error"].get<double>() < 1e-4);
+  }
 }
