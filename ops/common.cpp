@@ -30,6 +30,16 @@ void require_rank(const ir::Node& node, size_t index, const std::string& what, s
                                   std::to_string(rank) + ", got shape " + ir::shape_str(s));
 }
 
+void require_nchw(const ir::Node& node, size_t index, const std::string& what) {
+  require_rank(node, index, what, 4);
+  const ir::Shape& x = node.inputs[index]->shape;
+  for (size_t d = 1; d < 4; ++d) {
+    if (x[d] < 1)
+      throw Error(node.where(), what + " '" + node.inputs[index]->name +
+                                    "': expected positive C, H, W, got " + ir::shape_str(x));
+  }
+}
+
 void require_shape(const ir::Node& node, size_t index, const std::string& what,
                    const ir::Shape& shape) {
   const ir::Shape& s = node.inputs.at(index)->shape;

@@ -19,6 +19,8 @@ void require_activation(const ir::Node& node, size_t index, const std::string& w
 void require_param(const ir::Node& node, size_t index, const std::string& what);
 // Input `index` must have rank `rank`.
 void require_rank(const ir::Node& node, size_t index, const std::string& what, size_t rank);
+// Input `index` must be [N, C, H, W] with C, H and W positive.
+void require_nchw(const ir::Node& node, size_t index, const std::string& what);
 // Input `index` must have exactly this shape.
 void require_shape(const ir::Node& node, size_t index, const std::string& what,
                    const ir::Shape& shape);

@@ -21,13 +21,7 @@ using dnnl::memory;
 static void validate(const ir::Node& node) {
   ir::check_known_attrs(node, {});
   require_activation(node, 0, "x");
-  require_rank(node, 0, "x", 4);
-  const ir::Shape& x = node.inputs[0]->shape;
-  for (size_t d = 1; d < 4; ++d) {
-    if (x[d] < 1)
-      throw Error(node.where(), "x '" + node.inputs[0]->name +
-                                    "': expected positive C, H, W, got " + ir::shape_str(x));
-  }
+  require_nchw(node, 0, "x");
 }
 
 static ir::Shape infer_shape(const ir::Node& node) {

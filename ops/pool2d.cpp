@@ -40,13 +40,8 @@ int64_t pool2d_out_size(int64_t in, size_t axis, const Pool2dAttrs& a) {
 
 void validate_pool2d(const ir::Node& node, const Pool2dAttrs& a) {
   require_activation(node, 0, "x");
-  require_rank(node, 0, "x", 4);
+  require_nchw(node, 0, "x");
   const ir::Shape& x = node.inputs[0]->shape;
-  for (size_t d = 1; d < 4; ++d) {
-    if (x[d] < 1)
-      throw Error(node.where(), "x '" + node.inputs[0]->name +
-                                    "': expected positive C, H, W, got " + ir::shape_str(x));
-  }
   if (a.padding[0] > a.kernel[0] / 2 || a.padding[1] > a.kernel[1] / 2)
     throw Error(node.where(), "attribute 'padding': expected at most half the kernel " +
                                   ir::attr_str(a.kernel) + ", got " + ir::attr_str(a.padding));
