@@ -273,6 +273,7 @@ def main():
     example = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(args.seed))
 
     results, reports = {}, {}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="kiln-compare-") as work:
         model_dir = os.path.join(work, "resnet18")
         export.export(module, example, model_dir)
@@ -318,7 +319,11 @@ def main():
               f"({os.cpu_count()} CPUs), {datetime.date.today()}")
     table = markdown_table(rows)
     note = "time / Kiln all = median / Kiln all-fusions median (above 1: slower than Kiln)."
-    text = f"{header}\n{versions}\n\n{table}\n\n{note}\n\n    {command}\n"
+    # Only before: during the runs the load average counts the benchmark itself.
+    load = f"load average (1 min) before the runs: {load_before:.2f}"
+    if load_before > 1:
+        load += " -- a busy machine, times are noisy"
+    text = f"{header}\n{versions}\n{load}\n\n{table}\n\n{note}\n\n    {command}\n"
     print()
     print(text)
 
@@ -327,6 +332,7 @@ def main():
         f.write(text)
     with open(os.path.join(args.out, "compare.json"), "w") as f:
         json.dump({"command": command, "header": header, "versions": versions,
+                   "load_average_before": load_before,
                    "results": {str(b): r for b, r in results.items()}, "reports": reports}, f,
                   indent=1)
     if write_chart(rows, os.path.join(args.out, "compare.png"), header):

@@ -146,6 +146,13 @@ std::string isa_name(dnnl::cpu_isa isa) {
   }
 }
 
+// The 1-minute load average before the runs (after them it counts this
+// process too): a benchmark on a busy machine measures the other work.
+double load_average() {
+  double load[1] = {-1};
+  return getloadavg(load, 1) == 1 ? load[0] : -1;
+}
+
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -239,6 +246,7 @@ int run(const Options& o) {
 
   // The FMA peak is measured before the model runs and again after, keeping
   // the better of the two: a moment of load from elsewhere lowers one, not both.
+  const double load_before = load_average();
   bench::FmaPeak peak = bench::measure_fma_peak(threads);
   std::vector<Row> rows;
   for (const ir::Tensor& input : inputs) {
@@ -253,8 +261,10 @@ int run(const Options& o) {
               o.model.c_str(), flops_per_image / 1e9);
   std::printf("threads %d, oneDNN ISA %s, %d timed runs per level after %d warm-up, interleaved\n",
               threads, isa_name(dnnl::get_effective_cpu_isa()).c_str(), o.iters, o.warmup);
-  std::printf("FMA peak on %d threads: AVX2 %.1f GFLOP/s, AVX-512 %.1f GFLOP/s\n\n", threads,
+  std::printf("FMA peak on %d threads: AVX2 %.1f GFLOP/s, AVX-512 %.1f GFLOP/s\n", threads,
               peak.avx2_gflops, peak.avx512_gflops);
+  std::printf("load average (1 min) before the runs: %.2f%s\n\n", load_before,
+              load_before > 1 ? " -- a busy machine, times are noisy" : "");
   std::printf("%5s  %-8s %5s %3s %10s %9s %8s %8s %6s %6s %10s\n", "batch", "fusion", "nodes",
               "bn", "median ms", "min ms", "img/s", "GFLOP/s", "%AVX2", "%A512", "max|diff|");
   nlohmann::json results = nlohmann::json::array();
@@ -285,6 +295,7 @@ int run(const Options& o) {
                         {"fma_peak_gflops",
                          {{"avx2", peak.avx2_gflops}, {"avx512", peak.avx512_gflops}}},
                         {"peak_rss_mb", rss},
+                        {"load_average_before", load_before},
                         {"results", results}};
     std::printf("%s\n", j.dump().c_str());
   }
