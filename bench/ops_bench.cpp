@@ -3,7 +3,14 @@
 // sees: the input copied in, a reorder into oneDNN's blocked layout where the
 // kernel wants one, the op, a reorder back, the output copied out. The
 // "steps" counter says how many plan steps that took (1 = the op alone).
+// The 3x3 stride-1 convs run a second time on Kiln's own Winograd kernel
+// (ConvAlgo::kiln_winograd), named "<case>,kiln-winograd"; with
+// ONEDNN_MAX_CPU_ISA=AVX2 the pair compares it with oneDNN's AVX2 direct kernel.
 #include <benchmark/benchmark.h>
+
+#include <string>
+#include <variant>
+#include <vector>
 
 #include "bench/benchmarks.h"
 #include "bench/op_cases.h"
@@ -18,9 +25,9 @@ int64_t tensor_bytes(const ir::Shape& shape) {
   return ir::shape_numel(shape) * static_cast<int64_t>(sizeof(float));
 }
 
-void run_op_case(benchmark::State& state, const OpCase& c) {
+void run_op_case(benchmark::State& state, const OpCase& c, ops::ConvAlgo algo) {
   try {
-    engine::Plan plan = engine::compile(op_case_graph(c, 1), c.inputs[0][0]);
+    engine::Plan plan = engine::compile(op_case_graph(c, 1), c.inputs[0][0], {algo});
     engine::Context ctx(plan);
     std::vector<ir::Tensor> inputs = op_case_inputs(c, 2);
     for (auto _ : state) {
@@ -42,14 +49,26 @@ void run_op_case(benchmark::State& state, const OpCase& c) {
   }
 }
 
+// A conv that Winograd computes: 3x3, stride 1 (ResNet18's have one group, dilation 1).
+bool winograd_case(const OpCase& c) {
+  return c.op == "conv2d" && c.params[0][2] == 3 && c.params[0][3] == 3 &&
+         std::get<std::vector<int64_t>>(c.attrs.at("stride")) == op_case_pair(1);
+}
+
+void register_case(const std::string& name, const OpCase& c, ops::ConvAlgo algo) {
+  benchmark::RegisterBenchmark(name.c_str(), run_op_case, c, algo)
+      ->Unit(benchmark::kMicrosecond)
+      ->UseRealTime();
+}
+
 }  // namespace
 
 void register_op_benchmarks() {
   for (int64_t n : {1, 10}) {
     for (const OpCase& c : resnet18_op_cases(n)) {
-      benchmark::RegisterBenchmark(c.name.c_str(), run_op_case, c)
-          ->Unit(benchmark::kMicrosecond)
-          ->UseRealTime();
+      register_case(c.name, c, ops::ConvAlgo::direct);
+      if (winograd_case(c))
+        register_case(c.name + ",kiln-winograd", c, ops::ConvAlgo::kiln_winograd);
     }
   }
 }

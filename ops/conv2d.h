@@ -8,6 +8,7 @@
 
 #include "ir/graph.h"
 #include "ops/kernel.h"
+#include "ops/winograd.h"
 
 namespace kiln::ops {
 
@@ -19,15 +20,35 @@ ir::Shape conv2d_output_shape(const ir::Node& node);
 // The post-op for the node's "activation" attribute: relu -> eltwise_relu, none -> nothing.
 dnnl::post_ops activation_post_ops(const ir::Node& node);
 
+// oneDNN's convolution for such a node: algorithm `alg`, `post_ops` on its
+// output, every layout format_tag::any. Empty where oneDNN has no kernel for
+// it (dnnl_unimplemented, e.g. Winograd on a CPU without AVX-512).
+dnnl::convolution_forward::primitive_desc conv2d_pd(const ir::Node& node,
+                                                    const CompileContext& ctx,
+                                                    const dnnl::post_ops& post_ops,
+                                                    dnnl::algorithm alg);
+
 // The convolution primitive for such a node with `post_ops` applied to its
 // output, every layout format_tag::any, and its weight and bias packed once
-// into the layouts it chose (DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS).
+// into the layouts it chose (DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS). Its algorithm
+// is oneDNN's Winograd where ctx.conv_algo asks for it and oneDNN has it,
+// else direct.
 struct Conv2dPrimitive {
   dnnl::convolution_forward::primitive_desc pd;
   ExecArgs constants;
 };
 Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
                              const dnnl::post_ops& post_ops);
+
+// Kiln's own Winograd kernel (ops/winograd.h) for such a node where
+// ctx.conv_algo picks it, else nullptr (then build_conv2d's primitive runs).
+// `post_ops` are the ones oneDNN's kernel would get, `epilogue` the same
+// steps for Kiln's; with ConvAlgo::winograd, Kiln's runs only where oneDNN
+// has no Winograd for the node with those post-ops.
+std::unique_ptr<Kernel> compile_conv2d_kiln_winograd(const ir::Node& node,
+                                                     const CompileContext& ctx,
+                                                     const dnnl::post_ops& post_ops,
+                                                     WinogradEpilogue epilogue);
 
 // The conv2d kernel (one activation input, x) with `post_ops` on its output.
 std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,

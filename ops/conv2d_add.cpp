@@ -19,6 +19,9 @@
 // - otherwise a binary add post-op reads the residual from its own buffer.
 //   oneDNN 2.6's brgconv has no such post-op for full tensors, so this path
 //   runs on an older jit kernel in a blocked layout: correct, but slower.
+// Where CompileContext::conv_algo picks Kiln's own Winograd (ops/winograd.h),
+// its kernel takes both forms: it adds the residual (read from the output
+// buffer, or from its own) in the output transform, before the relu.
 #include "ir/attrs.h"
 #include "ir/error.h"
 #include "ops/common.h"
@@ -75,21 +78,30 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   // the residual itself (the conv would read what it overwrites).
   const bool in_place = ctx.last_use.size() == 2 && ctx.last_use[1] &&
                         node.inputs[0] != node.inputs[1];
-  dnnl::post_ops post_ops;
+  const bool relu = ir::attr_string(node, "activation", "none") == "relu";
   const int residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
-  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
+  dnnl::post_ops post_ops = with_node(node, [&] {
+    dnnl::post_ops p;
     if (in_place) {
-      post_ops.append_sum(1.f);
+      p.append_sum(1.f);
     } else {
       const memory::desc& r = ctx.input_descs.at(1);
       // format_tag::any: oneDNN gives the residual the dst's layout.
-      post_ops.append_binary(dnnl::algorithm::binary_add,
-                             memory::desc(r.dims(), memory::data_type::f32, memory::format_tag::any));
+      p.append_binary(dnnl::algorithm::binary_add,
+                      memory::desc(r.dims(), memory::data_type::f32, memory::format_tag::any));
     }
-    if (ir::attr_string(node, "activation", "none") == "relu")
-      post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (relu) p.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    return p;
+  });
 
-    Conv2dPrimitive c = build_conv2d(conv, ctx, post_ops);
+  WinogradEpilogue epilogue;
+  epilogue.residual =
+      in_place ? WinogradEpilogue::Residual::in_place : WinogradEpilogue::Residual::input;
+  epilogue.relu = relu;
+  if (auto kernel = compile_conv2d_kiln_winograd(conv, ctx, post_ops, epilogue)) return kernel;
+
+  Conv2dPrimitive c = build_conv2d(conv, ctx, post_ops);
+  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
     const auto& pd = c.pd;
     std::vector<PrimitiveKernel::Input> inputs = {{DNNL_ARG_SRC, pd.src_desc()}};
     if (in_place) {

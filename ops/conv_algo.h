@@ -1,13 +1,27 @@
-// How conv2d and conv2d_add choose oneDNN's convolution algorithm.
+// How conv2d and conv2d_add choose their convolution algorithm.
 #pragma once
+
+#include <optional>
+#include <string>
 
 namespace kiln::ops {
 
 enum class ConvAlgo {
-  direct,     // convolution_direct everywhere (brgconv on AVX-512)
-  winograd,   // convolution_winograd wherever oneDNN has it (3x3, stride 1,
-              // dilation 1, one group), direct elsewhere
-  automatic,  // per layer, by a rule measured on ResNet18's layers (conv2d.cpp)
+  direct,         // oneDNN's convolution_direct everywhere (brgconv on AVX-512)
+  winograd,       // Winograd on every conv it computes (3x3, stride 1, dilation
+                  // 1, one group): oneDNN's convolution_winograd where the CPU
+                  // has it (AVX-512), Kiln's own F(4x4, 3x3) (ops/winograd.h)
+                  // elsewhere; direct for the rest
+  kiln_winograd,  // Kiln's own Winograd on every conv it computes, even where
+                  // oneDNN has one (to compare them, and to test it on any CPU)
+  automatic,      // per layer, by rules measured on ResNet18's layers (conv2d.cpp)
 };
+
+// The names engine-run's --conv-algo and bench/ use: "direct", "winograd",
+// "kiln-winograd", "auto".
+const char* conv_algo_name(ConvAlgo algo);
+std::optional<ConvAlgo> conv_algo_from_name(const std::string& name);
+// "direct, winograd, kiln-winograd or auto", for error messages.
+std::string conv_algo_names();
 
 }  // namespace kiln::ops

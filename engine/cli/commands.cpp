@@ -145,7 +145,7 @@ int run_model(const Options& o) {
   std::printf("output     %s\n", join_shape(plan.output_shapes()).c_str());
   std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads, "
               "%s convolutions\n", t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch),
-              engine::max_threads(), conv_algo_name(o.compile.conv_algo));
+              engine::max_threads(), ops::conv_algo_name(o.compile.conv_algo));
   if (!o.save_dir.empty()) std::printf("saved      %s\n", o.save_dir.c_str());
   if (o.profile) {
     std::printf("\nprofile over %d run(s), each step timed on its own:\n%s", o.iters,
@@ -158,7 +158,7 @@ int run_model(const Options& o) {
   if (o.json) {
     json j = {{"model", o.model},
               {"fuse", level_name(o.fuse)},
-              {"conv_algo", conv_algo_name(o.compile.conv_algo)},
+              {"conv_algo", ops::conv_algo_name(o.compile.conv_algo)},
               {"batch", in.batch},
               {"threads", engine::max_threads()},
               {"nodes_before", nodes_before},
@@ -212,7 +212,7 @@ int compare_model(const Options& o) {
 
   std::printf("model      %s, batch %lld, %d threads, %s convolutions, %d timed runs each "
               "(interleaved)\n", o.model.c_str(), static_cast<long long>(in.batch),
-              engine::max_threads(), conv_algo_name(o.compile.conv_algo), o.iters);
+              engine::max_threads(), ops::conv_algo_name(o.compile.conv_algo), o.iters);
   print_reports(levels[2].reports, o.verbose);
   std::printf("\n%-12s %10s %10s %8s %7s %10s %s\n", "", "median ms", "min ms", "speed-up", "nodes",
               "batchnorm", "max |diff| / max |unfused|");
@@ -230,7 +230,7 @@ int compare_model(const Options& o) {
     json j = {{"model", o.model},
               {"batch", in.batch},
               {"threads", engine::max_threads()},
-              {"conv_algo", conv_algo_name(o.compile.conv_algo)},
+              {"conv_algo", ops::conv_algo_name(o.compile.conv_algo)},
               {"iters", o.iters},
               {"unfused_ms", t[0].median_ms},
               {"unfused_min_ms", t[0].min_ms},

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 namespace kiln::cli {
 
@@ -16,9 +17,11 @@ options:
   --fuse[=LEVEL]   run graph passes first. LEVEL: bn (default: fold every
                    BatchNorm into the conv or linear before it), all (bn plus
                    post-op fusions), none
-  --conv-algo A    convolution algorithm: direct (default), winograd (oneDNN's
-                   Winograd kernels for every 3x3 stride-1 conv, direct for the
-                   rest), auto (Winograd only where it measured faster)
+  --conv-algo A    convolution algorithm: direct (default), winograd (Winograd
+                   for every 3x3 stride-1 conv: oneDNN's where the CPU has it,
+                   Kiln's own elsewhere; direct for the rest), kiln-winograd
+                   (Kiln's own even where oneDNN has one), auto (per layer,
+                   whichever measured fastest)
   --input X.npy    input tensor, float32 C order; once per model input.
                    Default: a seeded random input of the model's shape
   --output Y.npy   write the output (once per model output, in order)
@@ -65,21 +68,9 @@ static engine::FuseLevel parse_fuse(const std::string& level) {
   throw UsageError("--fuse: expected bn, all or none, got '" + level + "'");
 }
 
-const char* conv_algo_name(ops::ConvAlgo algo) {
-  switch (algo) {
-    case ops::ConvAlgo::direct: return "direct";
-    case ops::ConvAlgo::winograd: return "winograd";
-    case ops::ConvAlgo::automatic: return "auto";
-  }
-  return "?";
-}
-
 static ops::ConvAlgo parse_conv_algo(const std::string& name) {
-  for (ops::ConvAlgo algo :
-       {ops::ConvAlgo::direct, ops::ConvAlgo::winograd, ops::ConvAlgo::automatic}) {
-    if (name == conv_algo_name(algo)) return algo;
-  }
-  throw UsageError("--conv-algo: expected direct, winograd or auto, got '" + name + "'");
+  if (std::optional<ops::ConvAlgo> algo = ops::conv_algo_from_name(name)) return *algo;
+  throw UsageError("--conv-algo: expected " + ops::conv_algo_names() + ", got '" + name + "'");
 }
 
 Options parse_options(int argc, char** argv) {

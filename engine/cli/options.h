@@ -40,7 +40,5 @@ struct Options {
 // Throws UsageError on anything it does not understand.
 Options parse_options(int argc, char** argv);
 std::string usage();
-// "direct", "winograd" or "auto", as --conv-algo spells them.
-const char* conv_algo_name(ops::ConvAlgo algo);
 
 }  // namespace kiln::cli
