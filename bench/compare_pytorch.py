@@ -2,7 +2,8 @@
 """ResNet18 in Kiln, PyTorch and (optionally) ONNX Runtime, side by side, in one run.
 
     /usr/bin/python3 bench/compare_pytorch.py [--batch 1 10] [--threads 2] [--iters 30]
-        [--warmup 5] [--with-ort] [--kiln build-bench/bench/resnet18] [--out bench/results]
+        [--warmup 5] [--conv-algo direct auto] [--with-ort]
+        [--kiln build-bench/bench/resnet18] [--out bench/results]
 
 One model for all: torchvision's resnet18 (random init, seeded) with every
 BatchNorm's statistics and affine parameters randomised, exported to a Kiln
@@ -15,11 +16,16 @@ the same number of threads:
   PyTorch TorchScript           torch.jit.freeze(torch.jit.script(m)), then
                                 torch.jit.optimize_for_inference
   Kiln unfused / bn / all       bench/resnet18 --input (FuseLevel none / batchnorm / all)
+                                with the first --conv-algo (default direct)
+  Kiln all fusions, A convs     the same at FuseLevel all with each further --conv-algo A
+                                (default auto: Winograd where it measured faster)
   ONNX Runtime                  bench/ort/run_ort.js, all graph optimisations (--with-ort)
 
 Each reports the median (and minimum) of --iters timed runs after --warmup
-untimed ones; PyTorch's three run interleaved, as do Kiln's three. Every
-output is checked against PyTorch eager's. The table goes to stdout and to
+untimed ones; PyTorch's three run interleaved, as do all of Kiln's. Every
+output is checked against PyTorch eager's. Then the ratios the performance
+targets are stated in: each Kiln all-fusions row over ONNX Runtime and over
+PyTorch eager, per batch. The table goes to stdout and to
 OUT/compare.md (with OUT/compare.json); a bar chart to OUT/compare.png when
 matplotlib is installed (Debian: python3-matplotlib).
 """
@@ -117,19 +123,29 @@ def stats(samples_ms):
 KILN_LEVELS = [("unfused", "Kiln unfused"), ("bn", "Kiln BN-folded"), ("all", "Kiln all fusions")]
 
 
-def time_kiln(kiln, model_dir, x_path, threads, warmup, iters, work):
-    """Returns ({name: stats}, {name: output}, bench/resnet18's JSON report)."""
+def kiln_algo_name(algo):
+    return f"Kiln all fusions, {algo} convs"
+
+
+def time_kiln(kiln, model_dir, x_path, threads, warmup, iters, conv_algos, work):
+    """Returns ({name: stats}, {name: output}, bench/resnet18's JSON report).
+
+    All three levels with conv_algos[0]; the all-fusions level with the others."""
     cmd = [kiln, "--model", model_dir, "--input", x_path, "--threads", str(threads),
-           "--iters", str(iters), "--warmup", str(warmup), "--outputs", work, "--json"]
+           "--iters", str(iters), "--warmup", str(warmup), "--conv-algo", ",".join(conv_algos),
+           "--outputs", work, "--json"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         fail(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
     report = json.loads(proc.stdout.strip().splitlines()[-1])
+    wanted = [(level, conv_algos[0], name, f"{level}.npy") for level, name in KILN_LEVELS]
+    wanted += [("all", algo, kiln_algo_name(algo), f"all-{algo}.npy") for algo in conv_algos[1:]]
     results, outputs = {}, {}
-    for level, name in KILN_LEVELS:
-        row = next(r for r in report["results"] if r["fusion"] == level)
+    for level, algo, name, file in wanted:
+        row = next(r for r in report["results"]
+                   if r["fusion"] == level and r["conv_algo"] == algo)
         results[name] = {k: row[k] for k in ("median_ms", "min_ms", "max_ms", "runs")}
-        outputs[name] = np.load(os.path.join(work, f"{level}.npy"))
+        outputs[name] = np.load(os.path.join(work, file))
     return results, outputs, report
 
 
@@ -175,16 +191,18 @@ def time_ort(run_ort, onnx_path, x, threads, warmup, iters, work):
 
 # ---- the report ------------------------------------------------------------------------
 
-ORDER = ["Kiln all fusions", "Kiln BN-folded", "Kiln unfused", "PyTorch eager",
-         "PyTorch FX fuse", "PyTorch TorchScript", "ONNX Runtime"]
+def table_order(conv_algos):
+    return ([kiln_algo_name(a) for a in conv_algos[1:]] +
+            ["Kiln all fusions", "Kiln BN-folded", "Kiln unfused", "PyTorch eager",
+             "PyTorch FX fuse", "PyTorch TorchScript", "ONNX Runtime"])
 
 
-def table_rows(results):
-    """[(batch, name, stats, ratio vs Kiln all fusions)], in ORDER per batch."""
+def table_rows(results, order):
+    """[(batch, name, stats, ratio vs Kiln all fusions)], in `order` per batch."""
     rows = []
     for batch, by_name in results.items():
         base = by_name["Kiln all fusions"]["median_ms"]
-        for name in ORDER:
+        for name in order:
             if name in by_name:
                 s = by_name[name]
                 rows.append((batch, name, s, s["median_ms"] / base))
@@ -199,6 +217,20 @@ def markdown_table(rows):
         lines.append(f"| {batch} | {name} | {s['median_ms']:.2f} | {s['min_ms']:.2f} | "
                      f"{batch / s['median_ms'] * 1e3:.1f} | {s['max_abs_diff']:.1e} | "
                      f"{ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+def target_ratios(results, conv_algos, first_algo):
+    """Lines like 'Kiln all fusions (direct convs) / ONNX Runtime: batch 1 0.99x, ...'."""
+    kiln_rows = [("Kiln all fusions", f"Kiln all fusions ({first_algo} convs)")]
+    kiln_rows += [(kiln_algo_name(a), kiln_algo_name(a)) for a in conv_algos[1:]]
+    lines = []
+    for other in ("ONNX Runtime", "PyTorch eager"):
+        for name, label in kiln_rows:
+            ratios = [f"batch {b} {by_name[name]['median_ms'] / by_name[other]['median_ms']:.2f}x"
+                      for b, by_name in results.items() if other in by_name]
+            if ratios:
+                lines.append(f"{label} / {other}: " + ", ".join(ratios))
     return "\n".join(lines)
 
 
@@ -252,6 +284,10 @@ def main():
     p.add_argument("--iters", type=int, default=30, help="timed runs each (default 30)")
     p.add_argument("--warmup", type=int, default=5, help="untimed runs first (default 5)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, BN values, input")
+    p.add_argument("--conv-algo", nargs="+", default=["direct", "auto"],
+                   choices=["direct", "winograd", "kiln-winograd", "auto"],
+                   help="Kiln's convolution algorithms: the first for all three levels, each "
+                   "further one for the all-fusions level (default direct auto)")
     p.add_argument("--with-ort", action="store_true",
                    help="add ONNX Runtime (installs bench/ort with npm ci if needed)")
     p.add_argument("--kiln", metavar="PATH", help="the bench/resnet18 binary (default: look in "
@@ -261,6 +297,8 @@ def main():
     args = p.parse_args()
     if args.threads < 1 or args.iters < 1 or args.warmup < 0 or min(args.batch) < 1:
         fail("--threads, --iters and --batch must be positive, --warmup not negative")
+    if len(set(args.conv_algo)) != len(args.conv_algo):
+        fail(f"--conv-algo: each algorithm once, got {' '.join(args.conv_algo)}")
 
     kiln = find_kiln(args.kiln)
     run_ort = ensure_ort() if args.with_ort else None
@@ -293,7 +331,8 @@ def main():
 
             print(f"batch {batch}: Kiln ...", flush=True)
             kiln_stats, kiln_outputs, reports[f"kiln_batch{batch}"] = time_kiln(
-                kiln, model_dir, x_path, args.threads, args.warmup, args.iters, work)
+                kiln, model_dir, x_path, args.threads, args.warmup, args.iters, args.conv_algo,
+                work)
             by_name.update(kiln_stats)
             outputs.update(kiln_outputs)
 
@@ -307,7 +346,7 @@ def main():
                 s["max_abs_diff"] = float(np.abs(outputs[name].reshape(eager.shape) - eager).max())
             results[batch] = by_name
 
-    rows = table_rows(results)
+    rows = table_rows(results, table_order(args.conv_algo))
     command = "/usr/bin/python3 bench/compare_pytorch.py " + " ".join(sys.argv[1:])
     versions = (f"torch {torch.__version__}, torchvision "
                 f"{__import__('torchvision').__version__}, oneDNN in Kiln: "
@@ -318,12 +357,14 @@ def main():
               f"{args.iters} runs after {args.warmup} warm-up, {cpu_name()} "
               f"({os.cpu_count()} CPUs), {datetime.date.today()}")
     table = markdown_table(rows)
-    note = "time / Kiln all = median / Kiln all-fusions median (above 1: slower than Kiln)."
+    note = (f"time / Kiln all = median / the median of Kiln all fusions with {args.conv_algo[0]} "
+            "convs (above 1: slower than it).")
+    ratios = target_ratios(results, args.conv_algo, args.conv_algo[0])
     # Only before: during the runs the load average counts the benchmark itself.
     load = f"load average (1 min) before the runs: {load_before:.2f}"
     if load_before > 1:
         load += " -- a busy machine, times are noisy"
-    text = f"{header}\n{versions}\n{load}\n\n{table}\n\n{note}\n\n    {command}\n"
+    text = f"{header}\n{versions}\n{load}\n\n{table}\n\n{note}\n\n{ratios}\n\n    {command}\n"
     print()
     print(text)
 

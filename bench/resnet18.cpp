@@ -7,10 +7,13 @@
 // counted from the graph: 3.63 GFLOP per 224x224 image for ResNet18) and
 // that as a percentage of this machine's FMA peak, measured in the same run
 // on the same threads (bench/fma_peak.h); then the process's peak RSS.
-// It exits 1 if a fusion level changes the output beyond float rounding.
+// With several convolution algorithms (--conv-algo direct,auto) every level
+// runs with each, all interleaved in the same way.
+// It exits 1 if a fusion level or an algorithm changes the output beyond float
+// rounding.
 //
-//   resnet18 [--model NAME|DIR] [--batch 1,10] [--iters 30] [--warmup 5]
-//            [--threads N] [--seed S] [--input X.npy] [--outputs DIR] [--json]
+//   resnet18 [--model NAME|DIR] [--batch 1,10] [--conv-algo A[,A...]] [--iters 30]
+//            [--warmup 5] [--threads N] [--seed S] [--input X.npy] [--outputs DIR] [--json]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +32,7 @@
 #include "engine/engine.h"
 #include "engine/timing.h"
 #include "ir/error.h"
+#include "ops/conv_algo.h"
 #include "loaders/npy.h"
 #include "loaders/random.h"
 
@@ -38,12 +43,13 @@ namespace {
 struct Options {
   std::string model = "resnet18";
   std::vector<int64_t> batches = {1, 10};
+  std::vector<ops::ConvAlgo> conv_algos = {ops::ConvAlgo::direct};
   int iters = 30;
   int warmup = 5;
   int threads = 0;  // 0: all cores
   uint64_t seed = 0;
   std::string input;   // X.npy; its dim 0 is the batch
-  std::string outputs;  // DIR for unfused.npy, bn.npy, all.npy
+  std::string outputs;  // DIR for unfused.npy, bn.npy, all.npy (+ -ALGO past the first)
   bool json = false;
 };
 
@@ -51,12 +57,15 @@ const char* kUsage =
     "usage: resnet18 [options]\n"
     "  --model NAME|DIR   built-in model or model directory (default resnet18)\n"
     "  --batch N[,N...]   batch sizes (default 1,10)\n"
+    "  --conv-algo A[,A...]  convolution algorithms, each run at every level:\n"
+    "                     direct, winograd, kiln-winograd, auto (default direct)\n"
     "  --iters N          timed runs per fusion level (default 30)\n"
     "  --warmup N         untimed runs first (default 5)\n"
     "  --threads N        kernel threads, also used for the FMA peak (default all cores)\n"
     "  --seed S           seed for built-in weights and the random input (default 0)\n"
     "  --input X.npy      input instead of a random one; its dim 0 is the (only) batch\n"
-    "  --outputs DIR      write each level's output as DIR/unfused.npy, bn.npy, all.npy\n"
+    "  --outputs DIR      write each level's output as DIR/unfused.npy, bn.npy, all.npy,\n"
+    "                     with each algorithm past the first DIR/unfused-auto.npy, ...\n"
     "                     (one batch only; DIR must exist)\n"
     "  --json             end stdout with one line of JSON\n";
 
@@ -71,6 +80,19 @@ int64_t parse_int(const std::string& flag, const std::string& text, int64_t min)
     throw UsageError{flag + ": expected an integer >= " + std::to_string(min) + ", got '" + text +
                      "'"};
   return v;
+}
+
+// "a,b,c" -> {"a", "b", "c"}
+std::vector<std::string> split_commas(const std::string& value) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t comma = value.find(',', start);
+    if (comma == std::string::npos) comma = value.size();
+    parts.push_back(value.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return parts;
 }
 
 Options parse_options(int argc, char** argv) {
@@ -91,12 +113,13 @@ Options parse_options(int argc, char** argv) {
       o.model = value;
     } else if (flag == "--batch") {
       o.batches.clear();
-      size_t start = 0;
-      while (start <= value.size()) {
-        size_t comma = value.find(',', start);
-        if (comma == std::string::npos) comma = value.size();
-        o.batches.push_back(parse_int(flag, value.substr(start, comma - start), 1));
-        start = comma + 1;
+      for (const std::string& part : split_commas(value)) o.batches.push_back(parse_int(flag, part, 1));
+    } else if (flag == "--conv-algo") {
+      o.conv_algos.clear();
+      for (const std::string& part : split_commas(value)) {
+        std::optional<ops::ConvAlgo> algo = ops::conv_algo_from_name(part);
+        if (!algo) throw UsageError{flag + ": expected " + ops::conv_algo_names() + ", got '" + part + "'"};
+        o.conv_algos.push_back(*algo);
       }
     } else if (flag == "--iters") {
       o.iters = static_cast<int>(parse_int(flag, value, 1));
@@ -180,22 +203,42 @@ const Level kLevels[] = {{"unfused", engine::FuseLevel::none},
                          {"bn", engine::FuseLevel::batchnorm},
                          {"all", engine::FuseLevel::all}};
 
-// One batch size at one fusion level.
+// One batch size at one fusion level with one convolution algorithm.
 struct Row {
   int64_t batch;
   const char* fusion;
+  const char* conv_algo;
   size_t nodes, batchnorm, steps;
   engine::TimingStats time;
   double max_abs_diff;    // output vs the unfused output
   double max_abs_output;  // of the unfused output
 };
 
-// Times every level at `batch`, interleaved, on one input.
+// Times every algorithm at every level at `batch`, interleaved, on one input;
+// graphs[i] is fused to kLevels[i].
 std::vector<Row> time_batch(const std::vector<ir::Graph>& graphs, const ir::Tensor& input,
                             const Options& o) {
   const int64_t batch = input.shape[0];
+  struct Variant {
+    size_t level;
+    ops::ConvAlgo algo;
+    std::string output_name;  // "all", "all-auto"
+  };
+  std::vector<Variant> variants;
+  for (size_t a = 0; a < o.conv_algos.size(); ++a) {
+    const ops::ConvAlgo algo = o.conv_algos[a];
+    for (size_t l = 0; l < graphs.size(); ++l) {
+      std::string name = kLevels[l].name;
+      if (a > 0) name += std::string("-") + ops::conv_algo_name(algo);
+      variants.push_back({l, algo, name});
+    }
+  }
   std::vector<engine::Plan> plans;
-  for (const ir::Graph& g : graphs) plans.push_back(engine::compile(g, batch));
+  for (const Variant& v : variants) {
+    engine::CompileOptions options;
+    options.conv_algo = v.algo;
+    plans.push_back(engine::compile(graphs[v.level], batch, options));
+  }
   std::vector<engine::Context> contexts;
   for (const engine::Plan& p : plans) contexts.emplace_back(p);
   std::vector<engine::Context*> ctx_ptrs;
@@ -204,14 +247,15 @@ std::vector<Row> time_batch(const std::vector<ir::Graph>& graphs, const ir::Tens
   std::vector<ir::Tensor> outputs;
   for (engine::Context* c : ctx_ptrs) outputs.push_back(c->run({input}).at(0));
   for (size_t i = 0; i < outputs.size() && !o.outputs.empty(); ++i)
-    loaders::write_npy(o.outputs + "/" + kLevels[i].name + ".npy", outputs[i]);
+    loaders::write_npy(o.outputs + "/" + variants[i].output_name + ".npy", outputs[i]);
 
   std::vector<engine::TimingStats> stats =
       engine::time_interleaved(ctx_ptrs, {input}, o.warmup, o.iters);
   std::vector<Row> rows;
-  for (size_t i = 0; i < graphs.size(); ++i) {
-    rows.push_back({batch, kLevels[i].name, graphs[i].nodes().size(),
-                    graphs[i].count_op("batchnorm"), plans[i].step_count(), stats[i],
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const ir::Graph& g = graphs[variants[i].level];
+    rows.push_back({batch, kLevels[variants[i].level].name, ops::conv_algo_name(variants[i].algo),
+                    g.nodes().size(), g.count_op("batchnorm"), plans[i].step_count(), stats[i],
                     max_abs_diff(outputs[i], outputs[0]), max_abs(outputs[0])});
   }
   return rows;
@@ -265,18 +309,21 @@ int run(const Options& o) {
               peak.avx2_gflops, peak.avx512_gflops);
   std::printf("load average (1 min) before the runs: %.2f%s\n\n", load_before,
               load_before > 1 ? " -- a busy machine, times are noisy" : "");
-  std::printf("%5s  %-8s %5s %3s %10s %9s %8s %8s %6s %6s %10s\n", "batch", "fusion", "nodes",
-              "bn", "median ms", "min ms", "img/s", "GFLOP/s", "%AVX2", "%A512", "max|diff|");
+  std::printf("%5s  %-8s %-13s %5s %3s %10s %9s %8s %8s %6s %6s %10s\n", "batch", "fusion",
+              "conv algo", "nodes", "bn", "median ms", "min ms", "img/s", "GFLOP/s", "%AVX2",
+              "%A512", "max|diff|");
   nlohmann::json results = nlohmann::json::array();
   for (const Row& r : rows) {
     double images_per_s = double(r.batch) / (r.time.median_ms / 1e3);
     double gflops = flops_per_image * images_per_s / 1e9;
     double pct_avx2 = peak.avx2_gflops > 0 ? 100 * gflops / peak.avx2_gflops : 0;
     double pct_avx512 = peak.avx512_gflops > 0 ? 100 * gflops / peak.avx512_gflops : 0;
-    std::printf("%5lld  %-8s %5zu %3zu %10.2f %9.2f %8.1f %8.1f %6.1f %6.1f %10.2e\n",
-                static_cast<long long>(r.batch), r.fusion, r.nodes, r.batchnorm, r.time.median_ms,
+    std::printf("%5lld  %-8s %-13s %5zu %3zu %10.2f %9.2f %8.1f %8.1f %6.1f %6.1f %10.2e\n",
+                static_cast<long long>(r.batch), r.fusion, r.conv_algo, r.nodes, r.batchnorm,
+                r.time.median_ms,
                 r.time.min_ms, images_per_s, gflops, pct_avx2, pct_avx512, r.max_abs_diff);
-    results.push_back({{"batch", r.batch}, {"fusion", r.fusion}, {"nodes", r.nodes},
+    results.push_back({{"batch", r.batch}, {"fusion", r.fusion}, {"conv_algo", r.conv_algo},
+                       {"nodes", r.nodes},
                        {"batchnorm", r.batchnorm}, {"steps", r.steps},
                        {"median_ms", r.time.median_ms}, {"min_ms", r.time.min_ms},
                        {"max_ms", r.time.max_ms}, {"runs", r.time.runs},
@@ -304,9 +351,10 @@ int run(const Options& o) {
   for (const Row& r : rows) {
     if (r.max_abs_diff > 1e-3 * std::max(1.0, r.max_abs_output)) {
       std::fprintf(stderr,
-                   "resnet18: batch %lld, fusion '%s': output differs from the unfused one by %g "
-                   "(max |output| %g)\n",
-                   static_cast<long long>(r.batch), r.fusion, r.max_abs_diff, r.max_abs_output);
+                   "resnet18: batch %lld, fusion '%s', conv algo %s: output differs from the "
+                   "unfused one by %g (max |output| %g)\n",
+                   static_cast<long long>(r.batch), r.fusion, r.conv_algo, r.max_abs_diff,
+                   r.max_abs_output);
       return 1;
     }
   }

@@ -66,6 +66,19 @@ TEST_CASE("engine-run tutorial --compare --json folds 3 batchnorms to 0") {
   for (const char* key : {"unfused_ms", "fused_ms", "batch", "threads"}) CHECK(j.contains(key));
 }
 
+TEST_CASE("engine-run --threads N is the thread count oneDNN runs its kernels with") {
+  // oneDNN's verbose mode names the thread count its runtime sees ("nthr:N")
+  // when it creates the first primitive; 3 is above this machine's default.
+  for (int n : {1, 3}) {
+    CAPTURE(n);
+    auto r = kiln::test::run_command("ONEDNN_VERBOSE=1 " KILN_ENGINE_RUN " tutorial --json --threads " +
+                                     std::to_string(n));
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("runtime:OpenMP,nthr:" + std::to_string(n) + "\n") != std::string::npos);
+    CHECK(nlohmann::json::parse(last_line(r.out))["threads"] == n);
+  }
+}
+
 TEST_CASE("engine-run resnet18 --compare shows three levels, all of them fusing to 24 nodes") {
   auto r = run_engine("resnet18 --compare --json --iters 1 --warmup 0 --conv-algo auto");
   REQUIRE(r.exit_code == 0);

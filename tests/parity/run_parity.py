@@ -6,9 +6,11 @@
 
 For each parity case: export the model with --randomize-bn --reference into a
 temp dir (DIR/input.npy, DIR/output.npy are PyTorch's), run
-`engine-run DIR --input DIR/input.npy --output y.npy` unfused and with --fuse,
-and check max|kiln - torch| <= 1e-4 * max|torch| for both; check from
-`--json` that the fused graph kept exactly the BatchNorms that may not fold.
+`engine-run DIR --input DIR/input.npy --output y.npy` unfused, with --fuse,
+with --fuse=all, and with --fuse=all on oneDNN's and on Kiln's Winograd
+convolutions (FUSED_VARIANTS),
+and check max|kiln - torch| <= 1e-4 * max|torch| for each; check from
+`--json` that the BN-folded graph kept exactly the BatchNorms that may not fold.
 
 The case fold_vs_torch compares Kiln's folded ResNet18 weights (engine-run
 --fuse --save) and torch.fx.experimental.optimization.fuse's against a fold
@@ -32,6 +34,13 @@ EXPORT = os.path.join(ROOT, "loaders", "torch", "export.py")
 MODELS = os.path.join(HERE, "models.py")
 RTOL = 1e-4
 SEED = 7
+# The levels above the BN fold, each checked against PyTorch like the others:
+# (label, engine-run flags).
+FUSED_VARIANTS = [
+    ("all", ["--fuse=all"]),
+    ("all+wino", ["--fuse=all", "--conv-algo", "winograd"]),
+    ("all+kwino", ["--fuse=all", "--conv-algo", "kiln-winograd"]),
+]
 
 
 def small(cls, bn_after=0):
@@ -127,6 +136,11 @@ def parity(name, case, engine_run, tmp):
     if before != count_batchnorms(model) or after != case["bn_after"]:
         raise Failure(f"{name}: batchnorm {before} -> {after} after --fuse, expected "
                       f"{count_batchnorms(model)} -> {case['bn_after']}")
+
+    for label, flags in FUSED_VARIANTS:
+        run([engine_run, model, *flags, "--input", x, "--output", yf],
+            f"engine-run {' '.join(flags)}")
+        check_close(name, yf, ref, label)
 
 
 def load_exporter():
