@@ -104,6 +104,10 @@ int64_t Runner::batch() const { return impl_->plan->batch(); }
 std::vector<std::vector<int64_t>> Runner::input_shapes() const { return impl_->plan->input_shapes(); }
 std::vector<std::vector<int64_t>> Runner::output_shapes() const { return impl_->plan->output_shapes(); }
 
+static Tensor to_api(ir::Tensor t) {
+  return {std::move(t.shape), std::vector<float>(t.data.begin(), t.data.end())};
+}
+
 static std::vector<ir::Tensor> to_ir(const std::vector<Tensor>& tensors) {
   std::vector<ir::Tensor> out;
   for (const Tensor& t : tensors) {
@@ -111,15 +115,14 @@ static std::vector<ir::Tensor> to_ir(const std::vector<Tensor>& tensors) {
       throw Error("input tensor: shape " + ir::shape_str(t.shape) + " needs " +
                   std::to_string(ir::shape_numel(t.shape)) + " values, got " +
                   std::to_string(t.data.size()));
-    out.push_back(ir::Tensor(t.shape, t.data));
+    out.push_back(ir::Tensor(t.shape, ir::TensorData(t.data.begin(), t.data.end())));
   }
   return out;
 }
 
 std::vector<Tensor> Runner::run(const std::vector<Tensor>& inputs) {
   std::vector<Tensor> out;
-  for (ir::Tensor& t : impl_->context.run(to_ir(inputs)))
-    out.push_back({std::move(t.shape), std::move(t.data)});
+  for (ir::Tensor& t : impl_->context.run(to_ir(inputs))) out.push_back(to_api(std::move(t)));
   return out;
 }
 
@@ -136,8 +139,7 @@ void Runner::write_trace(const std::vector<Tensor>& inputs, const std::string& p
 }
 
 Tensor read_npy(const std::string& path) {
-  ir::Tensor t = loaders::read_npy(path);
-  return {std::move(t.shape), std::move(t.data)};
+  return to_api(loaders::read_npy(path));
 }
 
 void write_npy(const std::string& path, const Tensor& tensor) {

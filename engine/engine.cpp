@@ -8,10 +8,12 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <new>
 #include <unordered_map>
 
 #include "engine/plan_impl.h"
 #include "ir/error.h"
+#include "ir/large_buffer.h"
 #include "ir/verify.h"
 #include "loaders/builtin.h"
 #include "loaders/model_dir.h"
@@ -277,16 +279,24 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
 
 // --- run ---------------------------------------------------------------------
 
-// 64-byte aligned storage for one buffer.
+// Storage for one buffer: 64-byte aligned, on huge pages when large (ir/large_buffer.h).
 struct AlignedBuffer {
-  explicit AlignedBuffer(size_t bytes)
-      : data(bytes ? static_cast<char*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)) : nullptr) {
-    if (bytes && !data) throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
-  }
-  AlignedBuffer(AlignedBuffer&& o) noexcept : data(o.data) { o.data = nullptr; }
+  explicit AlignedBuffer(size_t bytes) : bytes(bytes), data(allocate(bytes)) {}
+  AlignedBuffer(AlignedBuffer&& o) noexcept : bytes(o.bytes), data(o.data) { o.data = nullptr; }
   AlignedBuffer(const AlignedBuffer&) = delete;
-  ~AlignedBuffer() { std::free(data); }
+  ~AlignedBuffer() { ir::free_large(data, bytes); }
+
+  size_t bytes;
   char* data;
+
+ private:
+  static char* allocate(size_t bytes) {
+    try {
+      return static_cast<char*>(ir::allocate_large(bytes));
+    } catch (const std::bad_alloc&) {
+      throw Error("out of memory allocating " + std::to_string(bytes) + " bytes");
+    }
+  }
 };
 
 struct ContextImpl {

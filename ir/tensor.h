@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ir/large_buffer.h"
+
 namespace kiln::ir {
 
 enum class DType { f32 };
@@ -28,14 +30,18 @@ int64_t shape_numel(const Shape& shape);
 // "[N, 64, 56, 56]"
 std::string shape_str(const Shape& shape);
 
+// A tensor's elements. Weights and activations are large, so they live on
+// huge pages where they can (ir/large_buffer.h); otherwise a std::vector.
+using TensorData = std::vector<float, LargeBufferAllocator<float>>;
+
 struct Tensor {
   DType dtype = DType::f32;
   Shape shape;
-  std::vector<float> data;  // shape_numel(shape) elements, C order
+  TensorData data;  // shape_numel(shape) elements, C order
 
   Tensor() = default;
   explicit Tensor(Shape s) : shape(std::move(s)), data(static_cast<size_t>(shape_numel(shape))) {}
-  Tensor(Shape s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {}
+  Tensor(Shape s, TensorData d) : shape(std::move(s)), data(std::move(d)) {}
 
   int64_t numel() const { return static_cast<int64_t>(data.size()); }
 };

@@ -87,17 +87,17 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
                                                  flags);
     dnnl::batch_normalization_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
 
-    ExecArgs constants;
-    constants[DNNL_ARG_MEAN] = pack_param(*node.inputs[1]->data, pd.mean_desc());
-    constants[DNNL_ARG_VARIANCE] = pack_param(*node.inputs[2]->data, pd.variance_desc());
+    Constants constants;
+    pack_param(constants, DNNL_ARG_MEAN, *node.inputs[1]->data, pd.mean_desc());
+    pack_param(constants, DNNL_ARG_VARIANCE, *node.inputs[2]->data, pd.variance_desc());
     if (affine) {
       // Row 0 is gamma, row 1 is beta.
-      const std::vector<float>& gamma = node.inputs[3]->data->data;
-      const std::vector<float>& beta = node.inputs[4]->data->data;
+      const ir::TensorData& gamma = node.inputs[3]->data->data;
+      const ir::TensorData& beta = node.inputs[4]->data->data;
       ir::Tensor scale_shift({2, static_cast<int64_t>(gamma.size())});
       std::copy(gamma.begin(), gamma.end(), scale_shift.data.begin());
       std::copy(beta.begin(), beta.end(), scale_shift.data.begin() + gamma.size());
-      constants[DNNL_ARG_SCALE_SHIFT] = pack_param(scale_shift, pd.weights_desc());
+      pack_param(constants, DNNL_ARG_SCALE_SHIFT, scale_shift, pd.weights_desc());
     }
     return std::make_unique<PrimitiveKernel>(
         dnnl::batch_normalization_forward(pd),

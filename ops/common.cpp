@@ -1,8 +1,10 @@
 #include "ops/common.h"
 
 #include <cstring>
+#include <memory>
 
 #include "ir/error.h"
+#include "ir/large_buffer.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
@@ -65,19 +67,28 @@ dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops) {
   return attr;
 }
 
-memory pack_param(const ir::Tensor& tensor, const memory::desc& desc,
-                  const ir::Shape& logical_shape) {
+void pack_param(Constants& constants, int arg, const ir::Tensor& tensor, const memory::desc& desc,
+                const ir::Shape& logical_shape) {
   const dnnl::engine& engine = cpu_engine();
   ir::Shape shape = logical_shape.empty() ? tensor.shape : logical_shape;
   memory::desc plain = plain_desc(shape);
-  memory src(plain, engine);
-  std::memcpy(src.get_data_handle(), tensor.data.data(), tensor.data.size() * sizeof(float));
-  if (plain == desc) return src;
-  memory dst(desc, engine);
-  dnnl::stream stream(engine);
-  dnnl::reorder(src, dst).execute(stream, src, dst);
-  stream.wait();
-  return dst;
+  // The packed copy is written once here and read on every run: huge pages
+  // (ir/large_buffer.h) make writing it cheap.
+  const size_t bytes = desc.get_size();
+  std::shared_ptr<void> storage(ir::allocate_large(bytes),
+                                [bytes](void* p) { ir::free_large(p, bytes); });
+  memory dst(desc, engine, storage.get());
+  if (plain == desc) {
+    std::memcpy(dst.get_data_handle(), tensor.data.data(), tensor.data.size() * sizeof(float));
+  } else {
+    // The reorder reads the tensor's own data in place; it never writes its source.
+    memory src(plain, engine, const_cast<float*>(tensor.data.data()));
+    dnnl::stream stream(engine);
+    dnnl::reorder(src, dst).execute(stream, src, dst);
+    stream.wait();
+  }
+  constants.args[arg] = dst;
+  constants.storage.push_back(std::move(storage));
 }
 
 void throw_dnnl_error(const ir::Node& node, const dnnl::error& e) {

@@ -9,6 +9,7 @@
 
 #include "ir/graph.h"
 #include "ir/tensor.h"
+#include "ops/kernel.h"
 
 namespace kiln::ops {
 
@@ -33,10 +34,11 @@ dnnl::memory::desc plain_desc(const ir::Shape& shape);
 // Every primitive gets this attribute, with the scratchpad owned by the caller
 // so that a context can run without allocating: pass post-ops if any.
 dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops = dnnl::post_ops());
-// Copies a parameter into a new memory with layout `desc`, reordering from
-// the parameter's plain layout (reshaped to `logical_shape` if given) once.
-dnnl::memory pack_param(const ir::Tensor& tensor, const dnnl::memory::desc& desc,
-                        const ir::Shape& logical_shape = {});
+// Packs a parameter into a new buffer with layout `desc`, reordering from the
+// parameter's plain layout (reshaped to `logical_shape` if given) once, and
+// adds it to `constants` as argument `arg` (DNNL_ARG_WEIGHTS, ...).
+void pack_param(Constants& constants, int arg, const ir::Tensor& tensor,
+                const dnnl::memory::desc& desc, const ir::Shape& logical_shape = {});
 
 // Runs `build` and turns a oneDNN failure into a kiln::Error naming the node.
 template <class F>

@@ -234,8 +234,8 @@ Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
     conv.pd = conv2d_pd(node, ctx, post_ops, dnnl::algorithm::convolution_winograd);
   return with_node(node, [&]() -> Conv2dPrimitive {
     if (!conv.pd) conv.pd = make_pd(node, ctx, post_ops, dnnl::algorithm::convolution_direct);
-    conv.constants[DNNL_ARG_WEIGHTS] = pack_param(weight, conv.pd.weights_desc(), w_shape);
-    if (bias) conv.constants[DNNL_ARG_BIAS] = pack_param(*bias, conv.pd.bias_desc());
+    pack_param(conv.constants, DNNL_ARG_WEIGHTS, weight, conv.pd.weights_desc(), w_shape);
+    if (bias) pack_param(conv.constants, DNNL_ARG_BIAS, *bias, conv.pd.bias_desc());
     return conv;
   });
 }

@@ -35,7 +35,7 @@ dnnl::convolution_forward::primitive_desc conv2d_pd(const ir::Node& node,
 // else direct.
 struct Conv2dPrimitive {
   dnnl::convolution_forward::primitive_desc pd;
-  ExecArgs constants;
+  Constants constants;
 };
 Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
                              const dnnl::post_ops& post_ops);

@@ -22,6 +22,14 @@ namespace kiln::ops {
 // The arguments of one execution, keyed by DNNL_ARG_*; built once per context.
 using ExecArgs = std::unordered_map<int, dnnl::memory>;
 
+// A kernel's constant arguments (packed weights, bias, ...) and the buffers
+// they live in: a dnnl::memory made on a caller's buffer does not own it.
+struct Constants {
+  Constants(ExecArgs args = {}) : args(std::move(args)) {}  // implicit: ExecArgs{} converts
+  ExecArgs args;
+  std::vector<std::shared_ptr<void>> storage;
+};
+
 // What an op's compile() is given besides the node.
 struct CompileContext {
   dnnl::engine engine;
@@ -66,7 +74,7 @@ class PrimitiveKernel : public Kernel {
   };
 
   PrimitiveKernel(dnnl::primitive primitive, std::vector<Input> inputs, dnnl::memory::desc output,
-                  dnnl::memory::desc scratchpad, ExecArgs constants, int output_arg = DNNL_ARG_DST)
+                  dnnl::memory::desc scratchpad, Constants constants, int output_arg = DNNL_ARG_DST)
       : primitive_(std::move(primitive)), inputs_(std::move(inputs)), output_(std::move(output)),
         scratchpad_(std::move(scratchpad)), constants_(std::move(constants)),
         output_arg_(output_arg) {
@@ -82,7 +90,7 @@ class PrimitiveKernel : public Kernel {
 
   ExecArgs bind(const std::vector<dnnl::memory>& inputs, const dnnl::memory& output,
                 const dnnl::memory& scratchpad) const override {
-    ExecArgs args = constants_;
+    ExecArgs args = constants_.args;
     for (size_t i = 0; i < inputs_.size(); ++i) args[inputs_[i].arg] = inputs.at(i);
     args[output_arg_] = output;
     if (scratchpad_.get_size() > 0) args[DNNL_ARG_SCRATCHPAD] = scratchpad;
@@ -100,7 +108,7 @@ class PrimitiveKernel : public Kernel {
   std::vector<Input> inputs_;
   dnnl::memory::desc output_;
   dnnl::memory::desc scratchpad_;
-  ExecArgs constants_;
+  Constants constants_;
   int output_arg_;
   std::string implementation_ = "oneDNN";
 };

@@ -60,9 +60,9 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
                                                  any({N, OUT}));
     dnnl::inner_product_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
 
-    ExecArgs constants;
-    constants[DNNL_ARG_WEIGHTS] = pack_param(weight, pd.weights_desc());
-    if (bias) constants[DNNL_ARG_BIAS] = pack_param(*bias, pd.bias_desc());
+    Constants constants;
+    pack_param(constants, DNNL_ARG_WEIGHTS, weight, pd.weights_desc());
+    if (bias) pack_param(constants, DNNL_ARG_BIAS, *bias, pd.bias_desc());
     return std::make_unique<PrimitiveKernel>(
         dnnl::inner_product_forward(pd),
         std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, pd.src_desc()}}, pd.dst_desc(),

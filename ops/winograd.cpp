@@ -294,7 +294,7 @@ using ItemFn = void (*)(const Geometry&, const Buffers&, int64_t, float*, float*
 
 // U = G g G^T for every channel pair, computed in double, packed for
 // gemm_micro as U[e][OC/W][C][W].
-std::vector<float> transform_weights(const ir::Tensor& weight, int64_t W) {
+ir::TensorData transform_weights(const ir::Tensor& weight, int64_t W) {
   const int64_t OC = weight.shape[0], C = weight.shape[1];
   static const double G[6][3] = {{1.0 / 4, 0, 0},
                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -302,7 +302,7 @@ std::vector<float> transform_weights(const ir::Tensor& weight, int64_t W) {
                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                  {0, 0, 1}};
-  std::vector<float> u(static_cast<size_t>(36 * C * OC));
+  ir::TensorData u(static_cast<size_t>(36 * C * OC));
   for (int64_t oc = 0; oc < OC; ++oc) {
     for (int64_t c = 0; c < C; ++c) {
       const float* k = weight.data.data() + (oc * C + c) * 9;
@@ -379,7 +379,7 @@ void plan_work(Geometry& g, int64_t W, int threads) {
 
 class WinogradKernel : public Kernel {
  public:
-  WinogradKernel(Geometry g, memory::desc src, memory::desc dst, std::vector<float> u,
+  WinogradKernel(Geometry g, memory::desc src, memory::desc dst, ir::TensorData u,
                  std::vector<float> bias, ItemFn item, int threads, std::string isa)
       : g_(g), src_(std::move(src)), dst_(std::move(dst)), u_(std::move(u)),
         bias_(std::move(bias)), item_(item), threads_(threads), isa_(std::move(isa)) {}
@@ -433,7 +433,8 @@ class WinogradKernel : public Kernel {
  private:
   Geometry g_;
   memory::desc src_, dst_;
-  std::vector<float> u_, bias_;
+  ir::TensorData u_;  // transformed weights, 4x the direct ones: on huge pages
+  std::vector<float> bias_;
   ItemFn item_;
   int threads_;
   std::string isa_;

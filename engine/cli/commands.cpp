@@ -1,6 +1,7 @@
 #include "engine/cli/commands.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -121,21 +122,34 @@ static std::string join_shape(const std::vector<ir::Shape>& shapes) {
   return s;
 }
 
+// Milliseconds since `start`, for the set-up line of run_model.
+static double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 int run_model(const Options& o) {
   engine::set_threads(o.threads);
+  auto start = std::chrono::steady_clock::now();
   ir::Graph graph = engine::load_model(o.model, o.seed);
+  const double load_ms = ms_since(start);
   Inputs in = make_inputs(graph, o);
   size_t nodes_before = graph.nodes().size(), bn_before = graph.count_op("batchnorm");
   if (o.dump_graph) std::printf("graph %s:\n%s", o.model.c_str(), ir::print(graph).c_str());
 
+  start = std::chrono::steady_clock::now();
   std::vector<passes::PassReport> reports = engine::fuse(graph, o.fuse);
+  const double passes_ms = ms_since(start);
   if (o.dump_graph && o.fuse != engine::FuseLevel::none)
     std::printf("graph after passes (--fuse=%s):\n%s", level_name(o.fuse), ir::print(graph).c_str());
   if (!o.save_dir.empty()) loaders::save_model_dir(graph, o.save_dir);
 
+  start = std::chrono::steady_clock::now();
   engine::Plan plan = engine::compile(graph, in.batch, o.compile);
   engine::Context ctx(plan);
+  const double compile_ms = ms_since(start);
+  start = std::chrono::steady_clock::now();
   std::vector<ir::Tensor> outputs = ctx.run(in.tensors);  // the result; runs below are for timing
+  const double first_run_ms = ms_since(start);
   engine::TimingStats t = engine::time_runs(ctx, in.tensors, o.warmup, o.iters);
   write_outputs(o, outputs);
 
@@ -143,6 +157,8 @@ int run_model(const Options& o) {
   print_reports(reports, o.verbose);
   std::printf("input      %s %s\n", join_shape(plan.input_shapes()).c_str(), in.source.c_str());
   std::printf("output     %s\n", join_shape(plan.output_shapes()).c_str());
+  std::printf("set-up     load %.1f ms, passes %.1f ms, compile %.1f ms, first run %.1f ms\n",
+              load_ms, passes_ms, compile_ms, first_run_ms);
   std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads, "
               "%s convolutions\n", t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch),
               engine::max_threads(), ops::conv_algo_name(o.compile.conv_algo));
@@ -167,7 +183,11 @@ int run_model(const Options& o) {
               {"batchnorm_after", graph.count_op("batchnorm")},
               {"median_ms", t.median_ms},
               {"min_ms", t.min_ms},
-              {"runs", t.runs}};
+              {"runs", t.runs},
+              {"load_ms", load_ms},
+              {"passes_ms", passes_ms},
+              {"compile_ms", compile_ms},
+              {"first_run_ms", first_run_ms}};
     std::cout << j.dump() << std::endl;
   }
   return 0;

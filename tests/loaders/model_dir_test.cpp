@@ -139,7 +139,7 @@ TEST_CASE("model_dir: a valid directory loads with names, attributes, inline and
   CHECK(std::get<std::string>(conv.attrs.at("note")) == "hi");
   REQUIRE(conv.inputs.size() == 3);
   CHECK(same_bits(*conv.inputs[1]->data, kWeight));
-  CHECK(conv.inputs[2]->data->data == std::vector<float>{0.5f, -0.25f, 1.5f});
+  CHECK(conv.inputs[2]->data->data == kiln::ir::TensorData{0.5f, -0.25f, 1.5f});
   REQUIRE(g.outputs().size() == 1);
   CHECK(g.outputs()[0] == g.nodes()[1]->output);
   CHECK(g.nodes()[1]->inputs[0] == conv.output);
