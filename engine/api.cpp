@@ -85,8 +85,21 @@ struct Runner::Impl {
   explicit Impl(std::shared_ptr<const engine::Plan> p) : plan(std::move(p)), context(*plan) {}
 };
 
-Runner Model::compile(int64_t batch) const {
-  auto plan = std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch));
+static ops::ConvAlgo to_ops(ConvAlgo algo) {
+  switch (algo) {
+    case ConvAlgo::direct: return ops::ConvAlgo::direct;
+    case ConvAlgo::winograd: return ops::ConvAlgo::winograd;
+    case ConvAlgo::kiln_winograd: return ops::ConvAlgo::kiln_winograd;
+    case ConvAlgo::automatic: return ops::ConvAlgo::automatic;
+  }
+  throw Error("compile: unknown ConvAlgo value " + std::to_string(static_cast<int>(algo)));
+}
+
+Runner Model::compile(int64_t batch, const CompileOptions& options) const {
+  engine::CompileOptions engine_options;
+  engine_options.conv_algo = to_ops(options.conv_algo);
+  auto plan =
+      std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch, engine_options));
   return Runner(std::make_unique<Runner::Impl>(std::move(plan)));
 }
 

@@ -34,6 +34,20 @@ enum class Fuse {
   all,        // batchnorm, then the post-op fusions (conv + relu, conv + add)
 };
 
+// How the convolutions are computed; only 3x3, stride-1, ungrouped convs
+// have a Winograd form, the rest always run direct.
+enum class ConvAlgo {
+  direct,         // oneDNN's direct convolution everywhere
+  winograd,       // Winograd wherever it applies: oneDNN's kernel where the CPU
+                  // has one (AVX-512), Kiln's own F(4x4, 3x3) elsewhere
+  kiln_winograd,  // Kiln's own Winograd wherever it applies, even where oneDNN has one
+  automatic,      // per layer, whichever measured faster for its shape on this kind of CPU
+};
+
+struct CompileOptions {
+  ConvAlgo conv_algo = ConvAlgo::direct;
+};
+
 // What one graph pass did.
 struct PassReport {
   std::string pass;                  // "fold_batchnorm"
@@ -80,7 +94,7 @@ class Model {
   void save(const std::string& dir) const;        // as a model directory
 
   // Builds the kernels for one batch size.
-  Runner compile(int64_t batch) const;
+  Runner compile(int64_t batch, const CompileOptions& options = {}) const;
 
  private:
   struct Impl;

@@ -1,6 +1,9 @@
 // The public API (kiln/kiln.h) as an embedding app uses it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include <kiln/kiln.h>
 
 TEST_CASE("kiln::Model copies fuse independently and agree on the output") {
@@ -40,5 +43,43 @@ TEST_CASE("kiln::Runner::profile gives one row per step with a non-negative time
   auto rows = r.profile({{{1, 1, 1, 1}, {0.5f}}}, 3);
   REQUIRE(rows.size() >= 3);
   for (const auto& p : rows) CHECK(p.median_ms >= 0);
-  CHECK(rows[0].op == "conv2d");
+  // The model opens with a conv; a reorder into its layout may come first (AVX2 CPUs).
+  auto first_op = std::find_if(rows.begin(), rows.end(),
+                               [](const kiln::NodeProfile& p) { return p.op != "reorder"; });
+  REQUIRE(first_op != rows.end());
+  CHECK(first_op->op == "conv2d");
+}
+
+TEST_CASE("kiln::CompileOptions::conv_algo: every algorithm gives the direct result") {
+  kiln::Model m = kiln::Model::load("resnet18", 5);
+  m.fuse(kiln::Fuse::all);
+  kiln::Tensor x{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = float((i * 7919) % 255) / 127.f - 1.f;
+
+  kiln::Runner direct = m.compile(1);
+  const std::vector<float> want = direct.run({x})[0].data;
+  float max_abs = 0;
+  for (float v : want) max_abs = std::max(max_abs, std::fabs(v));
+  REQUIRE(max_abs > 0);
+
+  auto uses_winograd = [&](kiln::Runner& r) {
+    for (const kiln::NodeProfile& p : r.profile({x}, 1))
+      if (p.implementation.find("wino") != std::string::npos) return true;
+    return false;
+  };
+  CHECK_FALSE(uses_winograd(direct));
+  for (kiln::ConvAlgo algo : {kiln::ConvAlgo::winograd, kiln::ConvAlgo::kiln_winograd,
+                              kiln::ConvAlgo::automatic}) {
+    CAPTURE(static_cast<int>(algo));
+    kiln::CompileOptions options;
+    options.conv_algo = algo;
+    kiln::Runner r = m.compile(1, options);
+    const std::vector<float> got = r.run({x})[0].data;
+    REQUIRE(got.size() == want.size());
+    float max_diff = 0;
+    for (size_t i = 0; i < got.size(); ++i) max_diff = std::max(max_diff, std::fabs(got[i] - want[i]));
+    CHECK(max_diff <= 1e-4f * max_abs);
+    // Every CPU has one of the two Winograd kernels (oneDNN's or Kiln's).
+    if (algo != kiln::ConvAlgo::automatic) CHECK(uses_winograd(r));
+  }
 }
