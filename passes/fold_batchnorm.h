@@ -25,8 +25,10 @@ struct FoldedWeights {
 //   weight' = weight * s (per output channel),  bias' = (bias - mean) * s + beta
 // A missing bias is 0, a missing gamma 1, a missing beta 0. Computed in
 // double, stored as float32. Throws kiln::Error if var + eps <= 0 or any
-// statistic is not finite (`where` names the BN node).
-FoldedWeights fold_bn_weights(const ir::Tensor& weight, const ir::Tensor* bias,
+// statistic is not finite (`where` names the BN node), before it writes
+// anything. `weight` is taken by value and rescaled in place: a caller that
+// owns the only copy moves it in and no new weight buffer is made.
+FoldedWeights fold_bn_weights(ir::Tensor weight, const ir::Tensor* bias,
                               const ir::Tensor& mean, const ir::Tensor& var, double eps,
                               const ir::Tensor* gamma, const ir::Tensor* beta,
                               const std::string& where);

@@ -497,6 +497,60 @@ TEST_CASE("a BN whose var + eps is not positive is refused before any pass runs,
                        kiln::Error);
 }
 
+TEST_CASE("a fold refused for var + eps <= 0 leaves the conv's weight as it was") {
+  // Reached only by statistics changed after the load's checks; the weight
+  // the fold would have rescaled in place must survive the refusal.
+  Graph g;
+  Rng rng(31);
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 4, 4});
+  Value* conv = add_conv(g, rng, "conv", x, 3, 2, true);
+  Value* bn = add_bn(g, rng, "bn", conv, 2);
+  g.set_outputs({bn});
+  kiln::ir::infer_shapes(g, ops());
+  g.set_input(bn->producer, 2, g.add_param("bad_var", Tensor({2}, {0.5f, -1.0f})));
+  const Value* weight = conv->producer->inputs[1];
+  const kiln::ir::TensorData before = weight->data->data;
+
+  CHECK_THROWS_WITH_AS(fold_batchnorm(g), doctest::Contains("running_var + eps must be positive"),
+                       kiln::Error);
+  REQUIRE(conv->producer->inputs[1] == weight);
+  CHECK(weight->data->data == before);
+}
+
+TEST_CASE("fold_batchnorm rescales weights it alone owns in place, copies shared ones, same values") {
+  Graph original = kiln::loaders::builtin_model("resnet18", 4);
+  kiln::ir::infer_shapes(original, ops());
+  Graph shared = original.clone();  // shares every weight tensor with `original`
+  Graph owned = kiln::loaders::builtin_model("resnet18", 4);
+  kiln::ir::infer_shapes(owned, ops());
+  std::vector<kiln::ir::TensorData> before;
+  for (const auto& node : original.nodes())
+    if (node->op == "conv2d") before.push_back(node->inputs[1]->data->data);
+
+  fold_batchnorm(shared);
+  fold_batchnorm(owned);
+
+  size_t i = 0;
+  for (const auto& node : original.nodes()) {
+    if (node->op != "conv2d") continue;
+    CAPTURE(node->name);
+    CHECK(node->inputs[1]->data->data == before[i++]);  // the shared original is untouched
+  }
+  std::vector<const Node*> a, b;
+  for (const auto& node : shared.nodes())
+    if (node->op == "conv2d") a.push_back(node.get());
+  for (const auto& node : owned.nodes())
+    if (node->op == "conv2d") b.push_back(node.get());
+  REQUIRE(a.size() == 20);
+  REQUIRE(a.size() == b.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    CAPTURE(a[k]->name);
+    CHECK(a[k]->inputs[1]->data->data == b[k]->inputs[1]->data->data);
+    CHECK(a[k]->inputs[2]->data->data == b[k]->inputs[2]->data->data);
+    CHECK(a[k]->inputs[1]->data->data != before[k]);  // and it was rescaled
+  }
+}
+
 TEST_CASE("fold_batchnorm folds all three BNs of the FX tutorial's model") {
   Graph g = kiln::loaders::builtin_model("tutorial", 1);
   kiln::ir::infer_shapes(g, ops());
