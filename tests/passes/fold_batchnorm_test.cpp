@@ -479,17 +479,29 @@ TEST_CASE("fold_batchnorm folds a BN on [N, C] into the linear before it") {
   CHECK(find_node(g, "fc")->inputs[1]->name == "fc.weight_folded");
 }
 
+// x -> conv (3 -> 2 channels, with bias) -> bn, whose running_var is then
+// replaced by 'bad_var' = [0.5, -1]; with `infer_first`, shapes are inferred
+// before the replacement (as if the statistics changed after the load's checks).
+struct BadVarGraph {
+  Graph g;
+  Value* conv;
+};
+BadVarGraph conv_bn_with_bad_var(uint64_t seed, bool infer_first) {
+  BadVarGraph b;
+  Rng rng(seed);
+  Value* x = b.g.add_input("x", {kiln::ir::kBatch, 3, 4, 4});
+  b.conv = add_conv(b.g, rng, "conv", x, 3, 2, true);
+  Value* bn = add_bn(b.g, rng, "bn", b.conv, 2);
+  b.g.set_outputs({bn});
+  if (infer_first) kiln::ir::infer_shapes(b.g, ops());
+  b.g.set_input(bn->producer, 2, b.g.add_param("bad_var", Tensor({2}, {0.5f, -1.0f})));
+  return b;
+}
+
 TEST_CASE("a BN whose var + eps is not positive is refused before any pass runs, naming it") {
   // batchnorm's validate() rejects it at load, so neither an unfused run (NaN)
   // nor the fold (fold_bn_weights throws too, see above) ever sees it.
-  Graph g;
-  Rng rng(30);
-  Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 4, 4});
-  Value* conv = add_conv(g, rng, "conv", x, 3, 2, true);
-  Value* bn = add_bn(g, rng, "bn", conv, 2);
-  g.set_outputs({bn});
-  Tensor bad_var({2}, {0.5f, -1.0f});
-  g.set_input(bn->producer, 2, g.add_param("bad_var", bad_var));
+  Graph g = conv_bn_with_bad_var(30, false).g;
 
   CHECK_THROWS_WITH_AS(kiln::ir::infer_shapes(g, ops()),
                        doctest::Contains("node 'bn' (batchnorm): running_var 'bad_var': channel 1: "
@@ -500,14 +512,9 @@ TEST_CASE("a BN whose var + eps is not positive is refused before any pass runs,
 TEST_CASE("a fold refused for var + eps <= 0 leaves the conv's weight as it was") {
   // Reached only by statistics changed after the load's checks; the weight
   // the fold would have rescaled in place must survive the refusal.
-  Graph g;
-  Rng rng(31);
-  Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 4, 4});
-  Value* conv = add_conv(g, rng, "conv", x, 3, 2, true);
-  Value* bn = add_bn(g, rng, "bn", conv, 2);
-  g.set_outputs({bn});
-  kiln::ir::infer_shapes(g, ops());
-  g.set_input(bn->producer, 2, g.add_param("bad_var", Tensor({2}, {0.5f, -1.0f})));
+  BadVarGraph b = conv_bn_with_bad_var(31, true);
+  Graph& g = b.g;
+  Value* conv = b.conv;
   const Value* weight = conv->producer->inputs[1];
   const kiln::ir::TensorData before = weight->data->data;
 
