@@ -12,6 +12,7 @@
 #include "ops/registry.h"
 #include "passes/fuse_conv_add.h"
 #include "tests/ops/reference.h"
+#include "tests/passes/graph_builders.h"
 
 namespace {
 
@@ -20,28 +21,10 @@ using kiln::ir::Node;
 using kiln::ir::Tensor;
 using kiln::ir::Value;
 using kiln::passes::PassReport;
+using kiln::test::add_conv;
+using kiln::test::ops;
 using kiln::test::random_tensor;
-
-const kiln::ir::OpTable& ops() { return kiln::ops::registry().schemas(); }
-
-Value* add_conv(Graph& g, const std::string& name, Value* x, int64_t ic, int64_t oc,
-                uint64_t seed) {
-  return g.add_node(name, "conv2d",
-                    {x, g.add_param(name + ".weight", random_tensor({oc, ic, 3, 3}, seed, -0.3, 0.3)),
-                     g.add_param(name + ".bias", random_tensor({oc}, seed + 1, -0.3, 0.3))},
-                    {{"padding", std::vector<int64_t>{1, 1}}})
-      ->output;
-}
-
-double relative_error(const Tensor& got, const Tensor& want) {
-  REQUIRE(got.shape == want.shape);
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < got.data.size(); ++i) {
-    diff = std::max(diff, std::fabs(double(got.data[i]) - double(want.data[i])));
-    scale = std::max(scale, std::fabs(double(want.data[i])));
-  }
-  return diff / std::max(scale, 1e-30);
-}
+using kiln::test::relative_error;
 
 // Runs fuse_conv_relu (verify after it) and checks every output against the graph before.
 PassReport fuse_and_compare(Graph& g, const kiln::ir::Shape& x_shape) {
