@@ -38,22 +38,11 @@ const ConvAddCase kCases[] = {
 // with `residual_is_output`, r is also a graph output, so it outlives y.
 ir::Graph conv_add_graph(const ConvAddCase& c, const ir::Shape& r_shape, uint64_t seed,
                          bool residual_is_output) {
-  ir::Graph g;
-  ir::Value* x = g.add_input("x", {ir::kBatch, c.x[1], c.x[2], c.x[3]});
-  ir::Value* r = g.add_input("r", {ir::kBatch, r_shape[1], r_shape[2], r_shape[3]});
-  std::vector<ir::Value*> inputs = {x, r, g.add_param("w", random_tensor(c.weight, seed))};
-  if (c.bias) inputs.push_back(g.add_param("b", random_tensor({c.weight[0]}, seed + 1)));
+  ir::Tensor bias = random_tensor({c.weight[0]}, seed + 1);
   ir::Attrs attrs = {{"stride", c.stride}, {"padding", c.padding}, {"groups", c.groups},
                      {"activation", std::string(c.activation)}};
-  ir::Node* node = g.add_node("conv", "conv2d_add", inputs, attrs);
-  if (residual_is_output) {
-    g.set_outputs({node->output, r});
-  } else {
-    g.set_outputs({node->output});
-  }
-  ir::infer_shapes(g, ops::registry().schemas());
-  ir::verify(g, ops::registry().schemas());
-  return g;
+  return conv2d_add_graph(c.x, r_shape, random_tensor(c.weight, seed), c.bias ? &bias : nullptr,
+                          attrs, residual_is_output);
 }
 
 RefTensor reference(const ConvAddCase& c, const ir::Graph& g, const ir::Tensor& x,

@@ -56,13 +56,7 @@ bool is_winograd(const std::string& impl) { return impl.find("wino") != std::str
 // largest output (a few outputs near 1 stray by 1-2e-4 at 64 channels).
 void check_output(const std::string& impl, const ir::Tensor& y, const RefTensor& want) {
   if (impl.rfind("kiln:wino", 0) == 0) {
-    double max_ref = 0, max_err = 0;
-    for (size_t i = 0; i < want.data.size(); ++i) {
-      max_ref = std::max(max_ref, std::abs(want.data[i]));
-      max_err = std::max(max_err, std::abs(y.data[i] - want.data[i]));
-    }
-    INFO("max |error| " << max_err << ", max |reference| " << max_ref);
-    CHECK(max_err <= 1e-4 * max_ref);
+    check_close(y, want, 1e-4);
     return;
   }
   std::string report;

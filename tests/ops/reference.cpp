@@ -1,5 +1,7 @@
 #include "tests/ops/reference.h"
 
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -257,6 +259,36 @@ size_t count_mismatches(const ir::Tensor& got, const RefTensor& want, double rto
                 std::to_string(w) + "; ";
   }
   return bad;
+}
+
+void check_close(const ir::Tensor& got, const RefTensor& want, double rtol) {
+  REQUIRE(got.shape == want.shape);
+  double max_ref = 0, max_err = 0;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    max_ref = std::max(max_ref, std::abs(want.data[i]));
+    max_err = std::max(max_err, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
+  }
+  INFO("max |error| " << max_err << ", max |reference| " << max_ref);
+  CHECK(max_err <= rtol * max_ref);
+}
+
+ir::Graph conv2d_add_graph(const ir::Shape& x_shape, const ir::Shape& r_shape, ir::Tensor weight,
+                           const ir::Tensor* bias, const ir::Attrs& attrs,
+                           bool residual_is_output) {
+  ir::Graph g;
+  ir::Value* x = g.add_input("x", {ir::kBatch, x_shape[1], x_shape[2], x_shape[3]});
+  ir::Value* r = g.add_input("r", {ir::kBatch, r_shape[1], r_shape[2], r_shape[3]});
+  std::vector<ir::Value*> inputs = {x, r, g.add_param("w", std::move(weight))};
+  if (bias) inputs.push_back(g.add_param("b", *bias));
+  ir::Node* node = g.add_node("conv", "conv2d_add", inputs, attrs);
+  if (residual_is_output) {
+    g.set_outputs({node->output, r});
+  } else {
+    g.set_outputs({node->output});
+  }
+  ir::infer_shapes(g, ops::registry().schemas());
+  ir::verify(g, ops::registry().schemas());
+  return g;
 }
 
 }  // namespace kiln::test

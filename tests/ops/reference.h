@@ -62,4 +62,16 @@ std::string validate_error(const std::string& op, const std::vector<ir::Shape>& 
 size_t count_mismatches(const ir::Tensor& got, const RefTensor& want, double rtol,
                         std::string& report);
 
+// Checks (doctest) max |got - want| <= rtol * max |want|: one bound for the
+// whole tensor, for kernels whose error scales with the largest output
+// (Winograd's transforms scale by up to 8 before values cancel).
+void check_close(const ir::Tensor& got, const RefTensor& want, double rtol);
+
+// y = conv2d_add(x, r, w, b?) as node "conv", with x and r graph inputs of a
+// symbolic batch and parameters "w" and "b"; with `residual_is_output`, r is
+// also a graph output, so it outlives y. Shapes inferred, graph verified.
+ir::Graph conv2d_add_graph(const ir::Shape& x_shape, const ir::Shape& r_shape, ir::Tensor weight,
+                           const ir::Tensor* bias, const ir::Attrs& attrs,
+                           bool residual_is_output);
+
 }  // namespace kiln::test

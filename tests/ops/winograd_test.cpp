@@ -56,19 +56,6 @@ std::string impl_of(const engine::Plan& plan, const std::string& op) {
   return "";
 }
 
-// Winograd's transforms lose more than a direct sum: the error is measured
-// against the largest output, max |got - want| <= rtol * max |want|.
-void check_close(const ir::Tensor& got, const RefTensor& want, double rtol) {
-  REQUIRE(got.shape == want.shape);
-  double max_ref = 0, max_err = 0;
-  for (size_t i = 0; i < want.data.size(); ++i) {
-    max_ref = std::max(max_ref, std::abs(want.data[i]));
-    max_err = std::max(max_err, std::abs(static_cast<double>(got.data[i]) - want.data[i]));
-  }
-  INFO("max |error| " << max_err << ", max |reference| " << max_ref);
-  CHECK(max_err <= rtol * max_ref);
-}
-
 // y = conv2d(x) with the attributes given, weights and bias seeded.
 ir::Graph conv_graph(const ir::Shape& x_shape, const ir::Shape& w_shape, bool bias,
                      const ir::Attrs& attrs, uint64_t seed) {
@@ -97,24 +84,14 @@ ir::Attrs case_attrs(const WinoCase& c) {
           {"activation", std::string(c.relu ? "relu" : "none")}};
 }
 
-// y = conv2d_add(x, r) with r a graph input; with `residual_is_output` r is
-// also a graph output, so the kernel reads it instead of overwriting it.
+// y = conv2d_add(x, r) for a case; with `residual_is_output` r is also a
+// graph output, so the kernel reads it instead of overwriting it.
 ir::Graph conv_add_graph(const WinoCase& c, bool residual_is_output, uint64_t seed) {
-  ir::Graph g;
-  ir::Value* x = g.add_input("x", {ir::kBatch, c.c, c.h, c.w});
   const int64_t oh = c.h + 2 * c.pad - 2, ow = c.w + 2 * c.pad - 2;
-  ir::Value* r = g.add_input("r", {ir::kBatch, c.oc, oh, ow});
-  std::vector<ir::Value*> inputs = {x, r, g.add_param("w", random_tensor({c.oc, c.c, 3, 3}, seed))};
-  if (c.bias) inputs.push_back(g.add_param("b", random_tensor({c.oc}, seed + 1)));
-  ir::Node* node = g.add_node("conv", "conv2d_add", inputs, case_attrs(c));
-  if (residual_is_output) {
-    g.set_outputs({node->output, r});
-  } else {
-    g.set_outputs({node->output});
-  }
-  ir::infer_shapes(g, ops::registry().schemas());
-  ir::verify(g, ops::registry().schemas());
-  return g;
+  ir::Tensor bias = random_tensor({c.oc}, seed + 1);
+  return conv2d_add_graph({c.n, c.c, c.h, c.w}, {c.n, c.oc, oh, ow},
+                          random_tensor({c.oc, c.c, 3, 3}, seed), c.bias ? &bias : nullptr,
+                          case_attrs(c), residual_is_output);
 }
 
 void check_conv_add(bool residual_is_output, int expected_inplace) {
