@@ -281,12 +281,11 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
 
 // Storage for one buffer: 64-byte aligned, on huge pages when large (ir/large_buffer.h).
 struct AlignedBuffer {
-  explicit AlignedBuffer(size_t bytes) : bytes(bytes), data(allocate(bytes)) {}
-  AlignedBuffer(AlignedBuffer&& o) noexcept : bytes(o.bytes), data(o.data) { o.data = nullptr; }
+  explicit AlignedBuffer(size_t bytes) : data(allocate(bytes)) {}
+  AlignedBuffer(AlignedBuffer&& o) noexcept : data(o.data) { o.data = nullptr; }
   AlignedBuffer(const AlignedBuffer&) = delete;
-  ~AlignedBuffer() { ir::free_large(data, bytes); }
+  ~AlignedBuffer() { ir::free_large(data); }
 
-  size_t bytes;
   char* data;
 
  private:

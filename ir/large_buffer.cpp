@@ -29,6 +29,6 @@ void* allocate_large(size_t bytes) {
   return p;
 }
 
-void free_large(void* p, size_t /*bytes*/) noexcept { std::free(p); }
+void free_large(void* p) noexcept { std::free(p); }
 
 }  // namespace kiln::ir

@@ -23,8 +23,8 @@ namespace kiln::ir {
 // At least 64-byte aligned (the widest vector load); nullptr for 0 bytes.
 // Throws std::bad_alloc when out of memory.
 void* allocate_large(size_t bytes);
-// Frees what allocate_large(bytes) returned, given the same byte count.
-void free_large(void* p, size_t bytes) noexcept;
+// Frees what allocate_large returned.
+void free_large(void* p) noexcept;
 
 // A std::allocator for std::vector: Tensor's data uses it.
 template <class T>
@@ -38,7 +38,7 @@ struct LargeBufferAllocator {
     if (n > static_cast<size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
     return static_cast<T*>(allocate_large(n * sizeof(T)));
   }
-  void deallocate(T* p, size_t n) noexcept { free_large(p, n * sizeof(T)); }
+  void deallocate(T* p, size_t) noexcept { free_large(p); }
 
   template <class U>
   bool operator==(const LargeBufferAllocator<U>&) const noexcept { return true; }

@@ -75,8 +75,7 @@ void pack_param(Constants& constants, int arg, const ir::Tensor& tensor, const m
   // The packed copy is written once here and read on every run: huge pages
   // (ir/large_buffer.h) make writing it cheap.
   const size_t bytes = desc.get_size();
-  std::shared_ptr<void> storage(ir::allocate_large(bytes),
-                                [bytes](void* p) { ir::free_large(p, bytes); });
+  std::shared_ptr<void> storage(ir::allocate_large(bytes), ir::free_large);
   memory dst(desc, engine, storage.get());
   if (plain == desc) {
     std::memcpy(dst.get_data_handle(), tensor.data.data(), tensor.data.size() * sizeof(float));
