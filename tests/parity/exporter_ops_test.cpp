@@ -1,6 +1,6 @@
 // Every op the PyTorch exporter can write into graph.json must exist in the
-// engine. The list is EMITTED_OPS in loaders/torch/export.py (the exporter
-// refuses to emit any op not in it), read here with a regex.
+// engine. The list is EMITTED_OPS in loaders/torch/torch2kiln/op_table.py (the
+// exporter refuses to emit any op not in it), read here with a regex.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -24,11 +24,12 @@ std::string read_file(const std::string& path) {
 
 // The quoted names inside `EMITTED_OPS = ( ... )`.
 std::vector<std::string> exporter_emitted_ops() {
-  const std::string source = read_file(std::string(KILN_SOURCE_DIR) + "/loaders/torch/export.py");
+  const std::string source =
+      read_file(std::string(KILN_SOURCE_DIR) + "/loaders/torch/torch2kiln/op_table.py");
   std::smatch tuple;
   const std::regex tuple_re(R"(\nEMITTED_OPS\s*=\s*\(([^)]*)\))");
   REQUIRE_MESSAGE(std::regex_search(source, tuple, tuple_re),
-                  "loaders/torch/export.py: no `EMITTED_OPS = (...)` tuple");
+                  "loaders/torch/torch2kiln/op_table.py: no `EMITTED_OPS = (...)` tuple");
   const std::string body = tuple[1].str();
   std::vector<std::string> ops;
   const std::regex name_re(R"re("([a-z0-9_]+)")re");

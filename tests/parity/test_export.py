@@ -220,6 +220,37 @@ class Refuses(unittest.TestCase):
         self.assertIn("float32", str(cm.exception))
 
 
+class FindsItsPackage(unittest.TestCase):
+    """export.py is a file beside its package torch2kiln/: run or imported by path, it
+    must find the package whatever the working directory."""
+
+    def run_in(self, cwd, *args):
+        return subprocess.run([sys.executable, *args], cwd=cwd, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+
+    def test_the_cli_runs_from_another_working_directory(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = self.run_in(d, EXPORT, "--module", f"{HERE}/models.py:M", "--out", "model")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertTrue(os.path.isfile(os.path.join(d, "model", "graph.json")))
+
+    def test_import_by_path_works_from_another_working_directory(self):
+        # The recipe of Python's importlib docs, which also registers the module in
+        # sys.modules under the name EXPORT.md uses.
+        code = (f"import importlib.util, sys, torch\n"
+                f"spec = importlib.util.spec_from_file_location('kiln_export', {EXPORT!r})\n"
+                f"kx = importlib.util.module_from_spec(spec)\n"
+                f"sys.modules['kiln_export'] = kx\n"
+                f"spec.loader.exec_module(kx)\n"
+                f"g = kx.export(torch.nn.Sequential(torch.nn.ReLU()), torch.randn(1, 2), 'model')\n"
+                f"print(g['nodes'][0]['op'], len(kx.EMITTED_OPS))\n")
+        with tempfile.TemporaryDirectory() as d:
+            p = self.run_in(d, "-c", code)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout.split(), ["relu", str(len(kx.EMITTED_OPS))])
+            self.assertTrue(os.path.isfile(os.path.join(d, "model", "graph.json")))
+
+
 class Cli(unittest.TestCase):
     def cli(self, *args):
         return subprocess.run([sys.executable, EXPORT, *args], stdout=subprocess.PIPE,
