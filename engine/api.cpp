@@ -74,7 +74,9 @@ std::vector<std::vector<int64_t>> Model::input_shapes() const {
 size_t Model::node_count() const { return impl_->graph.nodes().size(); }
 size_t Model::op_count(const std::string& op) const { return impl_->graph.count_op(op); }
 std::string Model::graph_text() const { return ir::print(impl_->graph); }
-void Model::save(const std::string& dir) const { loaders::save_model_dir(impl_->graph, dir); }
+void Model::save(const std::string& dir, bool force) const {
+  loaders::save_model_dir(impl_->graph, dir, force);
+}
 
 // --- Runner ------------------------------------------------------------------
 

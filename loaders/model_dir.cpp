@@ -413,9 +413,8 @@ static ir::Graph parse_graph_text(const std::string& text, const fs::path& root,
   return GraphReader(root, dir, file).read(doc);
 }
 
-ir::Graph load_model_dir(const std::string& dir) {
-  std::string file = (fs::path(dir) / "graph.json").string();
-  fs::path root = model_root(dir);
+// DIR/graph.json's text, within the size limit.
+static std::string read_graph_json(const fs::path& root, const std::string& dir, const std::string& file) {
   fs::path path = resolve_inside(root, "graph.json", dir);
   std::error_code ec;
   uint64_t size = fs::file_size(path, ec);
@@ -427,7 +426,26 @@ ir::Graph load_model_dir(const std::string& dir) {
   std::string text(static_cast<size_t>(size), '\0');
   in.read(&text[0], static_cast<std::streamsize>(size));
   if (!in) throw Error(file, "read error");
-  return parse_graph_text(text, root, dir, file);
+  return text;
+}
+
+ir::Graph load_model_dir(const std::string& dir) {
+  std::string file = (fs::path(dir) / "graph.json").string();
+  fs::path root = model_root(dir);
+  return parse_graph_text(read_graph_json(root, dir, file), root, dir, file);
+}
+
+bool is_model_dir(const std::string& dir) {
+  std::string file = (fs::path(dir) / "graph.json").string();
+  try {
+    std::string text = read_graph_json(model_root(dir), dir, file);
+    check_depth(text, file);
+    json doc = parse_json(text, file);
+    return doc.is_object() && doc.contains("format") && doc["format"] == "kiln" &&
+           doc.contains("version") && doc["version"].is_number_integer();
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 ir::Graph parse_graph_json(const std::string& text, const std::string& dir) {

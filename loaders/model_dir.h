@@ -38,9 +38,19 @@ ir::Graph load_model_dir(const std::string& dir);
 // name DIR/graph.json. For fuzzing and for graphs built in memory.
 ir::Graph parse_graph_json(const std::string& text, const std::string& dir);
 
-// Writes the graph as a model directory (created if missing): graph.json and
-// one NPY per parameter under weights/. Loads back to an identical graph.
-void save_model_dir(const ir::Graph& graph, const std::string& dir);
+// True if DIR/graph.json says it is Kiln's: format "kiln" and an integer
+// version (any, so a newer Kiln's directory counts too). Only graph.json's
+// head is checked, not the graph; never throws.
+bool is_model_dir(const std::string& dir);
+
+// Writes the graph as a model directory: graph.json and one NPY per
+// parameter under weights/. Loads back to an identical graph. The new
+// directory is written beside DIR, synced, and then replaces DIR whole (no
+// file of the old one survives); on any failure DIR is left exactly as it
+// was (see atomic_write.h). DIR may be missing (it is created, with its
+// parents), empty, or a Kiln model directory (is_model_dir); any other
+// folder is refused, naming what it holds, unless `force`.
+void save_model_dir(const ir::Graph& graph, const std::string& dir, bool force = false);
 
 // The weights/ file name save_model_dir() gives a parameter: its name with
 // every character outside [A-Za-z0-9._-] replaced by '_', plus ".npy".

@@ -1,15 +1,23 @@
 // Writes a model directory that load_model_dir() reads back to the same graph:
 // graph.json with one line per input, parameter and node (in graph order),
 // and every parameter as weights/<sanitised name>.npy (never inline, so
-// every graph is written the same way, whatever its size).
+// every graph is written the same way, whatever its size). The directory is
+// built beside DIR and replaces it whole (loaders/atomic_write.h); a folder
+// that is not a Kiln model directory is only replaced when forced.
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "ir/error.h"
+#include "loaders/atomic_write.h"
 #include "loaders/model_dir.h"
 #include "loaders/npy.h"
 
@@ -50,6 +58,29 @@ std::string lower(std::string s) {
   return s;
 }
 
+// Refuses to replace a folder of the user's: one that is neither missing,
+// empty, nor a Kiln model directory. The error names what it holds.
+void refuse_foreign(const std::string& dir) {
+  constexpr size_t kNamesShown = 5;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec) || is_model_dir(dir)) return;
+  std::vector<std::string> names;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    if (it->is_directory(type_ec)) name += "/";
+    else if (name == "graph.json") name += " of another format";
+    names.push_back(name);
+  }
+  if (ec) throw Error(dir, "cannot list it to check it is a Kiln model directory: " + ec.message());
+  if (names.empty()) return;
+  std::sort(names.begin(), names.end());
+  std::string holds;
+  for (size_t i = 0; i < names.size() && i < kNamesShown; ++i) holds += (i ? ", " : "") + names[i];
+  if (names.size() > kNamesShown) holds += ", and " + std::to_string(names.size() - kNamesShown) + " more";
+  throw Error(dir, "not a Kiln model directory (holds " + holds + "); pass --force to replace it");
+}
+
 }  // namespace
 
 std::string param_file_stem(const std::string& name) {
@@ -61,11 +92,9 @@ std::string param_file_stem(const std::string& name) {
   return stem;
 }
 
-void save_model_dir(const ir::Graph& graph, const std::string& dir) {
+void save_model_dir(const ir::Graph& graph, const std::string& dir, bool force) {
+  if (!force) refuse_foreign(dir);
   std::string file = (fs::path(dir) / "graph.json").string();
-  std::error_code ec;
-  fs::create_directories(fs::path(dir) / "weights", ec);
-  if (ec) throw Error(dir, "cannot create the model directory: " + ec.message());
 
   std::vector<std::string> lines;  // one compact JSON object per entry
   auto add_line = [&](const json& j) {
@@ -91,12 +120,13 @@ void save_model_dir(const ir::Graph& graph, const std::string& dir) {
 
   // Case-insensitive dedupe, so the files stay distinct on macOS and Windows too.
   std::set<std::string> taken;
+  std::vector<std::pair<std::string, const ir::Tensor*>> weight_files;  // relative path, data
   for (const ir::Value* p : graph.params()) {
     std::string stem = param_file_stem(p->name);
     std::string name = stem;
     for (int k = 1; !taken.insert(lower(name)).second; ++k) name = stem + "_" + std::to_string(k);
     std::string rel = "weights/" + name + ".npy";
-    write_npy((fs::path(dir) / rel).string(), *p->data);
+    weight_files.emplace_back(rel, p->data.get());
     add_line(json{{"name", p->name}, {"dtype", ir::dtype_name(p->data->dtype)},
                   {"shape", shape_json(p->data->shape, "parameter '" + p->name + "'")},
                   {"file", rel}});
@@ -122,19 +152,26 @@ void save_model_dir(const ir::Graph& graph, const std::string& dir) {
   outputs_text = lines.back();
   lines.clear();
 
-  std::ofstream out(file, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(file, "cannot open for writing");
-  out << "{\n"
-      << "  \"format\": \"kiln\",\n"
-      << "  \"version\": 1,\n"
-      << "  \"producer\": \"kiln save_model_dir\",\n"
-      << "  \"inputs\": [\n" << inputs_text << "  ],\n"
-      << "  \"outputs\": " << outputs_text << ",\n"
-      << "  \"params\": [\n" << params_text << "  ],\n"
-      << "  \"nodes\": [\n" << nodes_text << "  ]\n"
-      << "}\n";
-  out.close();
-  if (!out) throw Error(file, "write failed");
+  const std::string graph_text = "{\n"
+      "  \"format\": \"kiln\",\n"
+      "  \"version\": 1,\n"
+      "  \"producer\": \"kiln save_model_dir\",\n"
+      "  \"inputs\": [\n" + inputs_text + "  ],\n"
+      "  \"outputs\": " + outputs_text + ",\n"
+      "  \"params\": [\n" + params_text + "  ],\n"
+      "  \"nodes\": [\n" + nodes_text + "  ]\n"
+      "}\n";
+
+  // Everything above can fail without touching the disk; from here the new
+  // directory is built beside DIR and replaces it only once complete.
+  replace_dir(dir, [&](const std::string& tmp) {
+    fs::path weights = fs::path(tmp) / "weights";
+    if (mkdir(weights.c_str(), 0777) != 0)
+      throw Error(weights.string(), std::string("cannot create: ") + std::strerror(errno));
+    for (const auto& [rel, data] : weight_files)
+      write_new_file((fs::path(tmp) / rel).string(), format_npy(*data));
+    write_new_file((fs::path(tmp) / "graph.json").string(), graph_text);
+  });
 }
 
 }  // namespace kiln::loaders

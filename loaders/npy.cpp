@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "ir/error.h"
+#include "loaders/atomic_write.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "Kiln's NPY reader copies '<f4' data as is, so it needs a little-endian host"
@@ -319,12 +320,7 @@ std::string format_npy(const ir::Tensor& tensor) {
 }
 
 void write_npy(const std::string& path, const ir::Tensor& tensor) {
-  std::string bytes = format_npy(tensor);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path, "cannot open for writing");
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw Error(path, "write failed");
+  replace_file(path, format_npy(tensor));
 }
 
 }  // namespace kiln::loaders

@@ -24,6 +24,8 @@ ir::Tensor read_npy(const std::string& path);
 ir::Tensor read_npy(const std::string& path, const std::string& where);
 
 std::string format_npy(const ir::Tensor& tensor);  // version 1.0, '<f4', C order
+// Replaces `path` whole (see atomic_write.h): a failed or killed write leaves
+// the old file as it was, never a truncated one.
 void write_npy(const std::string& path, const ir::Tensor& tensor);
 
 }  // namespace kiln::loaders

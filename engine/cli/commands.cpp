@@ -141,7 +141,7 @@ int run_model(const Options& o) {
   const double passes_ms = ms_since(start);
   if (o.dump_graph && o.fuse != engine::FuseLevel::none)
     std::printf("graph after passes (--fuse=%s):\n%s", level_name(o.fuse), ir::print(graph).c_str());
-  if (!o.save_dir.empty()) loaders::save_model_dir(graph, o.save_dir);
+  if (!o.save_dir.empty()) loaders::save_model_dir(graph, o.save_dir, o.force);
 
   start = std::chrono::steady_clock::now();
   engine::Plan plan = engine::compile(graph, in.batch, o.compile);
@@ -216,7 +216,7 @@ int compare_model(const Options& o) {
       std::printf("graph %s, %s:\n%s", o.model.c_str(), level.label, ir::print(level.graph).c_str());
   }
   const Level* saved = o.fuse == engine::FuseLevel::all ? &levels[2] : &levels[1];
-  if (!o.save_dir.empty()) loaders::save_model_dir(saved->graph, o.save_dir);
+  if (!o.save_dir.empty()) loaders::save_model_dir(saved->graph, o.save_dir, o.force);
 
   std::vector<engine::Plan> plans;
   for (const Level& level : levels)

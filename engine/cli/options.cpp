@@ -36,7 +36,11 @@ options:
                    --save and --output take the bn graph, or all's with
                    --fuse=all
   --dump-graph     print the graph (before and after the passes)
-  --save DIR       write the model (after the passes) as a model directory
+  --save DIR       write the model (after the passes) as a model directory:
+                   built beside DIR, then replacing it whole (a failed save
+                   leaves DIR as it was); DIR must be missing, empty or a
+                   Kiln model directory
+  --force          let --save replace a folder that is not a Kiln model
   --profile        print a per-node table: implementation, median time, share
                    of the total, GFLOP/s (over --iters runs, default 10)
   --trace FILE     write a Chrome trace (chrome://tracing, Perfetto) of one run
@@ -107,6 +111,7 @@ Options parse_options(int argc, char** argv) {
     else if (arg == "--compare") { no_value(); o.compare = true; }
     else if (arg == "--dump-graph") { no_value(); o.dump_graph = true; }
     else if (arg == "--save") o.save_dir = value();
+    else if (arg == "--force") { no_value(); o.force = true; }
     else if (arg == "--profile") { no_value(); o.profile = true; }
     else if (arg == "--trace") o.trace_file = value();
     else if (arg == "--verify") { no_value(); o.verify = true; }
@@ -118,6 +123,7 @@ Options parse_options(int argc, char** argv) {
   }
   if (o.help) return o;
   if (o.model.empty()) throw UsageError("missing MODEL (a model directory or a built-in name)");
+  if (o.force && o.save_dir.empty()) throw UsageError("--force: only with --save DIR");
   if (o.compare && o.verify) throw UsageError("--compare and --verify are separate modes: pick one");
   if ((o.compare || o.verify) && o.fuse == engine::FuseLevel::none)
     o.fuse = engine::FuseLevel::batchnorm;

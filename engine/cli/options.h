@@ -34,6 +34,7 @@ struct Options {
   bool profile = false;
   bool verify = false;
   std::string save_dir;
+  bool force = false;                 // --save may replace a folder that is not a Kiln model
   std::string trace_file;
 };
 

@@ -91,7 +91,10 @@ class Model {
   size_t node_count() const;
   size_t op_count(const std::string& op) const;  // e.g. op_count("batchnorm")
   std::string graph_text() const;                 // one line per node
-  void save(const std::string& dir) const;        // as a model directory
+  // Writes a model directory beside DIR, then replaces DIR with it whole; on
+  // any failure DIR is left as it was. A DIR that is neither missing, empty,
+  // nor a Kiln model directory is refused unless `force` (engine-run --force).
+  void save(const std::string& dir, bool force = false) const;
 
   // Builds the kernels for one batch size.
   Runner compile(int64_t batch, const CompileOptions& options = {}) const;
@@ -131,6 +134,7 @@ class Runner {
 
 // NPY files (NumPy's format): float32, little-endian, C order.
 Tensor read_npy(const std::string& path);
+// write_npy replaces `path` whole: a failed write leaves the old file as it was.
 void write_npy(const std::string& path, const Tensor& tensor);
 
 // Threads the kernels use (OpenMP, process-wide); 0 keeps the default (all cores).

@@ -2,7 +2,7 @@
 """Export a PyTorch module to a Kiln model directory (format "kiln" v1, docs/FORMAT.md).
 
     python3 loaders/torch/export.py --torchvision resnet18 --out model/ [--seed S]
-            [--input-shape N,C,H,W] [--randomize-bn] [--reference]
+            [--input-shape N,C,H,W] [--randomize-bn] [--reference] [--force]
     python3 loaders/torch/export.py --module my_models.py:MyNet --out model/ ...
 
 or, from Python (import this file by path, from any working directory):
@@ -12,7 +12,8 @@ or, from Python (import this file by path, from any working directory):
 The module is put in eval mode and traced with torch.fx.symbolic_trace, so convs
 and BatchNorms hidden in nn.Sequential or wrapped in custom modules are found.
 Every FX node is mapped to a Kiln op or refused with an error naming the node,
-its op and its target: never a silently wrong graph. See docs/EXPORT.md.
+its op and its target: never a silently wrong graph. The model directory is
+replaced whole, and left as it was if the export fails. See docs/EXPORT.md.
 
 The work is done by the package torch2kiln/ beside this file; this file is its
 entry point and keeps its names.

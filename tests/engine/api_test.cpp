@@ -1,8 +1,12 @@
 // The public API (kiln/kiln.h) as an embedding app uses it.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <kiln/kiln.h>
 
@@ -48,6 +52,24 @@ TEST_CASE("kiln::Runner::profile gives one row per step with a non-negative time
                                [](const kiln::NodeProfile& p) { return p.op != "reorder"; });
   REQUIRE(first_op != rows.end());
   CHECK(first_op->op == "conv2d");
+}
+
+TEST_CASE("kiln::Model::save refuses a folder that is not a Kiln model unless force, and replaces a model whole") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("kiln_api_save_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "notes.txt") << "mine";
+  kiln::Model m = kiln::Model::load("tutorial");
+  CHECK_THROWS_WITH_AS(m.save(dir.string()), doctest::Contains("not a Kiln model directory (holds notes.txt)"),
+                       kiln::Error);
+  CHECK(fs::exists(dir / "notes.txt"));
+  m.save(dir.string(), /*force=*/true);
+  CHECK_FALSE(fs::exists(dir / "notes.txt"));
+  m.fuse(kiln::Fuse::batchnorm);
+  m.save(dir.string());  // over a model directory: no force needed
+  CHECK(kiln::Model::load(dir.string()).op_count("batchnorm") == 0);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("kiln::CompileOptions::conv_algo: every algorithm gives the direct result") {

@@ -10,7 +10,7 @@
 
 namespace kiln::test {
 
-static std::string slurp(const std::string& path) {
+std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream s;
   s << f.rdbuf();
@@ -26,14 +26,20 @@ std::string make_temp_dir(const std::string& prefix) {
   return dir.string();
 }
 
+std::set<std::string> dir_entries(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.insert(e.path().filename().string());
+  return names;
+}
+
 CommandResult run_command(const std::string& args) {
   std::string dir = make_temp_dir("kiln-cmd");
   std::string out = dir + "/out", err = dir + "/err";
   int status = std::system((args + " >" + out + " 2>" + err + " </dev/null").c_str());
   CommandResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
+  r.out = read_file(out);
+  r.err = read_file(err);
   std::filesystem::remove_all(dir);
   return r;
 }

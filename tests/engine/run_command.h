@@ -1,6 +1,7 @@
 // Runs a shell command for CLI tests and captures what it printed.
 #pragma once
 
+#include <set>
 #include <string>
 
 namespace kiln::test {
@@ -22,5 +23,11 @@ std::string last_line(const std::string& text);
 
 // A fresh, empty directory under the system's temporary directory.
 std::string make_temp_dir(const std::string& prefix);
+
+// A file's bytes ("" if it cannot be read).
+std::string read_file(const std::string& path);
+
+// The names in a directory (not recursive).
+std::set<std::string> dir_entries(const std::string& dir);
 
 }  // namespace kiln::test

@@ -389,18 +389,20 @@ TEST_CASE("model_dir: save then load gives back each built-in model bit for bit"
   for (const std::string& name : kiln::loaders::builtin_names()) {
     CAPTURE(name);
     Graph g = kiln::loaders::builtin_model(name, 7);
-    TempDir dir;
-    save_model_dir(g, dir.str());
-    CHECK(fs::exists(dir.path / "weights" / (g.params()[0]->name + ".npy")));
-    check_same_graph(g, load_model_dir(dir.str()));
+    TempDir dir;  // holds an empty weights/: the model goes into a folder of its own
+    fs::path saved = dir.path / "m";
+    save_model_dir(g, saved.string());
+    CHECK(fs::exists(saved / "weights" / (g.params()[0]->name + ".npy")));
+    check_same_graph(g, load_model_dir(saved.string()));
   }
 }
 
 TEST_CASE("model_dir: the saved graph.json lists batch inputs as N and nodes in graph order") {
   Graph g = kiln::loaders::builtin_model("resnet18", 1);
   TempDir dir;
-  save_model_dir(g, dir.str());
-  std::ifstream in(dir.path / "graph.json");
+  fs::path saved = dir.path / "m";
+  save_model_dir(g, saved.string());
+  std::ifstream in(saved / "graph.json");
   json doc = json::parse(in);
   CHECK(doc["format"] == "kiln");
   CHECK(doc["version"] == 1);
@@ -422,10 +424,11 @@ TEST_CASE("model_dir: odd parameter names get safe, distinct file names and attr
                                   {"s", std::string("quote\" and \\ slash")}});
   g.set_outputs({n->output});
   TempDir dir;
-  save_model_dir(g, dir.str());
-  CHECK(fs::exists(dir.path / "weights/a_b_c.npy"));
-  CHECK(fs::exists(dir.path / "weights/a_b_c_1.npy"));
-  CHECK(fs::exists(dir.path / "weights/A_B_C_2.npy"));
+  fs::path saved = dir.path / "m";
+  save_model_dir(g, saved.string());
+  CHECK(fs::exists(saved / "weights/a_b_c.npy"));
+  CHECK(fs::exists(saved / "weights/a_b_c_1.npy"));
+  CHECK(fs::exists(saved / "weights/A_B_C_2.npy"));
   CHECK(kiln::loaders::param_file_stem("layer1/0.conv weight") == "layer1_0.conv_weight");
-  check_same_graph(g, load_model_dir(dir.str()));
+  check_same_graph(g, load_model_dir(saved.string()));
 }

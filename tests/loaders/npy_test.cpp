@@ -99,6 +99,18 @@ TEST_CASE("npy: write_npy and read_npy round trip through a file") {
   CHECK(back.data == t.data);
 }
 
+TEST_CASE("npy: write_npy replaces an existing file whole and leaves no temporary beside it") {
+  fs::path dir = fs::temp_directory_path() / "kiln_npy_test_replace";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_npy((dir / "y.npy").string(), Tensor({1000}));
+  write_npy((dir / "y.npy").string(), Tensor({2}, {1, 2}));
+  CHECK(read_npy((dir / "y.npy").string()).data == kiln::ir::TensorData{1, 2});
+  CHECK(fs::file_size(dir / "y.npy") == 128 + 8);
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 1);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("npy: versions 2.0 and 3.0 are read") {
   std::string data = floats({1, 2, 3, 4, 5, 6});
   for (int major : {2, 3}) {

@@ -1,6 +1,7 @@
 """The command line of loaders/torch/export.py (docs/EXPORT.md): build the module
 (torchvision or FILE.py:CLASS), seed it, optionally randomise its BatchNorms,
-export it, and optionally write a reference input and PyTorch's output for it."""
+export it, and optionally write a reference input and PyTorch's output for it
+into the model directory with it."""
 
 import argparse
 import importlib.util
@@ -12,7 +13,6 @@ import torch.nn as nn
 
 from . import export
 from .errors import ExportError
-from .writer import write_reference
 
 
 def build_torchvision(name, seed):
@@ -111,6 +111,9 @@ def parser():
     p.add_argument("--reference", action="store_true",
                    help="also write DIR/input.npy (seeded random input) and DIR/output.npy "
                         "(PyTorch's eval output for it)")
+    p.add_argument("--force", action="store_true",
+                   help="replace DIR even if it is not a Kiln model directory (DIR is always "
+                        "replaced whole, and left as it was if the export fails)")
     return p
 
 
@@ -130,13 +133,15 @@ def main(argv=None):
         if args.randomize_bn:
             randomize_bn(module, args.seed)
         x = reference_input(shape, args.seed)
-        graph = export(module, x, args.out)
-        if args.reference:
+        reference = None
+        if args.reference:  # written with the model, in the same replacement of DIR
+            module.eval()
             with torch.no_grad():
                 y = module(x.clone())
             if not isinstance(y, torch.Tensor):
                 raise ExportError("--reference: the module returns more than one tensor")
-            write_reference(args.out, x, y)
+            reference = {"input.npy": x.numpy(), "output.npy": y.numpy()}
+        graph = export(module, x, args.out, force=args.force, extra_arrays=reference)
     except (ExportError, OSError) as e:
         print(f"export.py: error: {e}", file=sys.stderr)
         return 1
