@@ -25,7 +25,11 @@ esac
 
 build=${KILN_FUZZ_BUILD_DIR:-build-fuzz}
 if [ ! -f "$build/CMakeCache.txt" ]; then
+  # binutils' ar and ranlib, pinned: with clang, CMake would pick llvm-ar when
+  # the llvm package happens to be installed, and the build would differ
+  # between machines (scripts/check-deps test flags it).
   cmake -S . -B "$build" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_AR="$(command -v ar)" -DCMAKE_RANLIB="$(command -v ranlib)" \
         -DKILN_FUZZ=ON -DKILN_BUILD_TESTS=OFF >/dev/null
 fi
 cmake --build "$build" -j"$(nproc)" --target "${name}_fuzz" >/dev/null
