@@ -1,7 +1,6 @@
 #include "engine/profile.h"
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 
@@ -34,26 +33,6 @@ std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
   }
   for (StepProfile& p : out) p.percent = total > 0 ? 100 * p.median_ms / total : 0;
   return out;
-}
-
-std::string profile_table(const std::vector<StepProfile>& steps) {
-  std::string s;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10s %10s %6s %8s\n", "node", "op",
-                "implementation", "median ms", "min ms", "%", "GFLOP/s");
-  s += line;
-  double total = 0, total_min = 0;
-  for (const StepProfile& p : steps) {
-    std::snprintf(line, sizeof line, "%-32.32s %-18.18s %-22.22s %10.3f %10.3f %6.1f %8.1f\n",
-                  p.name.c_str(), p.op.c_str(), p.implementation.c_str(), p.median_ms, p.min_ms,
-                  p.percent, p.gflops);
-    s += line;
-    total += p.median_ms;
-    total_min += p.min_ms;
-  }
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10.3f %10.3f %6.1f\n", "total", "", "",
-                total, total_min, 100.0);
-  return s + line;
 }
 
 std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>& times) {

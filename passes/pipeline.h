@@ -8,7 +8,7 @@
 namespace kiln::passes {
 
 // How far to rewrite a graph; each level runs the passes of the one before,
-// then its own.
+// then its own. Their names for users (--fuse=bn, ...) are kiln::fuse_levels().
 enum class FuseLevel { none, batchnorm, all };
 
 // The passes of `level`, in the order they run (see pipeline.cpp).
