@@ -1,13 +1,119 @@
 // The public API (kiln/kiln.h) on top of the engine.
 #include "kiln/kiln.h"
 
+#include <algorithm>
+
 #include "engine/engine.h"
 #include "engine/profile.h"
+#include "engine/timing.h"
+#include "engine/verify_fusion.h"
 #include "loaders/builtin.h"
 #include "loaders/model_dir.h"
 #include "loaders/npy.h"
+#include "loaders/random.h"
 
 namespace kiln {
+
+// --- Names -------------------------------------------------------------------
+
+const std::vector<FuseNames>& fuse_levels() {
+  static const std::vector<FuseNames> levels = {
+      // level          name    label          JSON key stem
+      {Fuse::none,      "none", "unfused",     "unfused"},
+      {Fuse::batchnorm, "bn",   "fused (bn)",  "fused"},
+      {Fuse::all,       "all",  "fused (all)", "fused_all"},
+  };
+  return levels;
+}
+
+const FuseNames& fuse_names(Fuse level) {
+  for (const FuseNames& names : fuse_levels()) {
+    if (names.level == level) return names;
+  }
+  throw Error("unknown Fuse value " + std::to_string(static_cast<int>(level)));
+}
+
+std::optional<Fuse> fuse_from_name(const std::string& name) {
+  for (const FuseNames& names : fuse_levels()) {
+    if (name == names.name) return names.level;
+  }
+  return std::nullopt;
+}
+
+static passes::FuseLevel to_passes(Fuse level) {
+  switch (level) {
+    case Fuse::none: return passes::FuseLevel::none;
+    case Fuse::batchnorm: return passes::FuseLevel::batchnorm;
+    case Fuse::all: return passes::FuseLevel::all;
+  }
+  throw Error("fuse: unknown Fuse value " + std::to_string(static_cast<int>(level)));
+}
+
+static ops::ConvAlgo to_ops(ConvAlgo algo) {
+  switch (algo) {
+    case ConvAlgo::direct: return ops::ConvAlgo::direct;
+    case ConvAlgo::winograd: return ops::ConvAlgo::winograd;
+    case ConvAlgo::kiln_winograd: return ops::ConvAlgo::kiln_winograd;
+    case ConvAlgo::automatic: return ops::ConvAlgo::automatic;
+  }
+  throw Error("compile: unknown ConvAlgo value " + std::to_string(static_cast<int>(algo)));
+}
+
+static engine::CompileOptions to_engine(const CompileOptions& options) {
+  engine::CompileOptions out;
+  out.conv_algo = to_ops(options.conv_algo);
+  return out;
+}
+
+const char* conv_algo_name(ConvAlgo algo) { return ops::conv_algo_name(to_ops(algo)); }
+
+std::optional<ConvAlgo> conv_algo_from_name(const std::string& name) {
+  for (ConvAlgo algo : {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::kiln_winograd,
+                        ConvAlgo::automatic}) {
+    if (name == conv_algo_name(algo)) return algo;
+  }
+  return std::nullopt;
+}
+
+std::string conv_algo_names() { return ops::conv_algo_names(); }
+
+// --- Tensors -----------------------------------------------------------------
+
+static_assert(kFreeBatch == ir::kBatch, "Model::input_shapes() passes ir shapes through");
+
+std::string shape_str(const std::vector<int64_t>& shape) { return ir::shape_str(shape); }
+
+static Tensor to_api(ir::Tensor t) {
+  return {std::move(t.shape), std::vector<float>(t.data.begin(), t.data.end())};
+}
+
+static std::vector<ir::Tensor> to_ir(const std::vector<Tensor>& tensors) {
+  std::vector<ir::Tensor> out;
+  for (const Tensor& t : tensors) {
+    if (static_cast<size_t>(ir::shape_numel(t.shape)) != t.data.size())
+      throw Error("input tensor: shape " + ir::shape_str(t.shape) + " needs " +
+                  std::to_string(ir::shape_numel(t.shape)) + " values, got " +
+                  std::to_string(t.data.size()));
+    out.push_back(ir::Tensor(t.shape, ir::TensorData(t.data.begin(), t.data.end())));
+  }
+  return out;
+}
+
+Tensor read_npy(const std::string& path) {
+  return to_api(loaders::read_npy(path));
+}
+
+void write_npy(const std::string& path, const Tensor& tensor) {
+  loaders::write_npy(path, to_ir({tensor}).at(0));
+}
+
+std::vector<Tensor> random_inputs(const std::vector<std::vector<int64_t>>& shapes, uint64_t seed) {
+  loaders::Random rng(seed);
+  std::vector<Tensor> out;
+  for (const std::vector<int64_t>& shape : shapes)
+    out.push_back(to_api(loaders::random_tensor(shape, rng, -1.0, 1.0)));
+  return out;
+}
 
 // --- Model -------------------------------------------------------------------
 
@@ -37,19 +143,10 @@ Model Model::load(const std::string& dir_or_builtin, uint64_t seed) {
 
 std::vector<std::string> Model::builtin_names() { return loaders::builtin_names(); }
 
-static engine::FuseLevel to_level(Fuse fuse) {
-  switch (fuse) {
-    case Fuse::none: return engine::FuseLevel::none;
-    case Fuse::batchnorm: return engine::FuseLevel::batchnorm;
-    case Fuse::all: return engine::FuseLevel::all;
-  }
-  return engine::FuseLevel::none;
-}
-
 std::vector<PassReport> Model::fuse(Fuse level) {
   std::vector<PassReport> out;
-  for (const passes::PassReport& r : engine::fuse(impl_->graph, to_level(level))) {
-    PassReport p{r.pass, r.changed, {}};
+  for (const passes::PassReport& r : engine::fuse(impl_->graph, to_passes(level))) {
+    PassReport p{r.pass, r.changed, {}, r.replaced};
     for (const passes::Skip& s : r.skipped) p.skipped.push_back(s.node + ": " + s.reason);
     out.push_back(p);
     impl_->reports.push_back(p);
@@ -87,21 +184,9 @@ struct Runner::Impl {
   explicit Impl(std::shared_ptr<const engine::Plan> p) : plan(std::move(p)), context(*plan) {}
 };
 
-static ops::ConvAlgo to_ops(ConvAlgo algo) {
-  switch (algo) {
-    case ConvAlgo::direct: return ops::ConvAlgo::direct;
-    case ConvAlgo::winograd: return ops::ConvAlgo::winograd;
-    case ConvAlgo::kiln_winograd: return ops::ConvAlgo::kiln_winograd;
-    case ConvAlgo::automatic: return ops::ConvAlgo::automatic;
-  }
-  throw Error("compile: unknown ConvAlgo value " + std::to_string(static_cast<int>(algo)));
-}
-
 Runner Model::compile(int64_t batch, const CompileOptions& options) const {
-  engine::CompileOptions engine_options;
-  engine_options.conv_algo = to_ops(options.conv_algo);
   auto plan =
-      std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch, engine_options));
+      std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch, to_engine(options)));
   return Runner(std::make_unique<Runner::Impl>(std::move(plan)));
 }
 
@@ -119,19 +204,9 @@ int64_t Runner::batch() const { return impl_->plan->batch(); }
 std::vector<std::vector<int64_t>> Runner::input_shapes() const { return impl_->plan->input_shapes(); }
 std::vector<std::vector<int64_t>> Runner::output_shapes() const { return impl_->plan->output_shapes(); }
 
-static Tensor to_api(ir::Tensor t) {
-  return {std::move(t.shape), std::vector<float>(t.data.begin(), t.data.end())};
-}
-
-static std::vector<ir::Tensor> to_ir(const std::vector<Tensor>& tensors) {
-  std::vector<ir::Tensor> out;
-  for (const Tensor& t : tensors) {
-    if (static_cast<size_t>(ir::shape_numel(t.shape)) != t.data.size())
-      throw Error("input tensor: shape " + ir::shape_str(t.shape) + " needs " +
-                  std::to_string(ir::shape_numel(t.shape)) + " values, got " +
-                  std::to_string(t.data.size()));
-    out.push_back(ir::Tensor(t.shape, ir::TensorData(t.data.begin(), t.data.end())));
-  }
+std::vector<StepInfo> Runner::steps() const {
+  std::vector<StepInfo> out;
+  for (const engine::StepInfo& s : impl_->plan->steps()) out.push_back({s.name, s.op, s.implementation});
   return out;
 }
 
@@ -153,14 +228,39 @@ void Runner::write_trace(const std::vector<Tensor>& inputs, const std::string& p
   engine::write_chrome_trace(*impl_->plan, impl_->context, to_ir(inputs), path);
 }
 
-Tensor read_npy(const std::string& path) {
-  return to_api(loaders::read_npy(path));
+Timing Runner::time(const std::vector<Tensor>& inputs, int warmup, int iters) {
+  return time_interleaved({this}, inputs, warmup, iters).at(0);
 }
 
-void write_npy(const std::string& path, const Tensor& tensor) {
-  loaders::write_npy(path, to_ir({tensor}).at(0));
+std::vector<Timing> time_interleaved(const std::vector<Runner*>& runners,
+                                     const std::vector<Tensor>& inputs, int warmup, int iters) {
+  std::vector<engine::Context*> contexts;
+  for (Runner* r : runners) contexts.push_back(&r->impl_->context);
+  return engine::time_interleaved(contexts, to_ir(inputs), warmup, iters);
+}
+
+// --- Checks and threads ------------------------------------------------------
+
+const NodeCheck* FusionCheck::first_failure() const {
+  for (const NodeCheck& n : nodes) {
+    if (!n.ok()) return &n;
+  }
+  return nullptr;
+}
+
+FusionCheck check_fusion(const Model& unfused, const Model& fused,
+                         const std::vector<Tensor>& inputs, const CompileOptions& fused_options,
+                         double rel_tolerance) {
+  // The passes run on `fused` since it was copied: its reports past unfused's.
+  const std::vector<PassReport>& all = fused.reports();
+  std::vector<passes::PassReport> since;
+  for (size_t i = std::min(unfused.reports().size(), all.size()); i < all.size(); ++i)
+    since.push_back({all[i].pass, all[i].changed, {}, all[i].replaced});
+  return engine::check_fusion(unfused.impl_->graph, fused.impl_->graph, since, to_ir(inputs),
+                              rel_tolerance, to_engine(fused_options));
 }
 
 void set_threads(int threads) { engine::set_threads(threads); }
+int threads() { return engine::max_threads(); }
 
 }  // namespace kiln

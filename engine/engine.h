@@ -5,6 +5,8 @@
 //   engine::Plan plan = engine::compile(g, /*batch=*/10);  // primitives built once
 //   engine::Context ctx(plan);                             // buffers, built once
 //   std::vector<ir::Tensor> y = ctx.run({x});
+//
+// Internal to the library; apps use kiln/kiln.h, which is built on this.
 #pragma once
 
 #include <cstdint>
@@ -15,27 +17,38 @@
 #include "ir/graph.h"
 #include "ops/conv_algo.h"
 #include "passes/pass.h"
+#include "passes/pipeline.h"
 
 namespace kiln::engine {
 
-// A built-in model name or a model directory; shapes inferred and verified.
+// A built-in model name or a model directory; shapes inferred and verified
+// (model.cpp).
 ir::Graph load_model(const std::string& name_or_dir, uint64_t seed = 0);
 
-enum class FuseLevel { none, batchnorm, all };
-// Runs the passes of that level (verify() after each) and returns their reports.
+using passes::FuseLevel;
+// Runs the passes of that level (passes/pipeline.cpp), verify() after each,
+// and returns their reports.
 std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level);
 
 // Choices made when compiling, that do not change the graph.
 struct CompileOptions {
-  // direct, winograd (where oneDNN has it), or automatic (per layer, by a measured rule).
-  ops::ConvAlgo conv_algo = ops::ConvAlgo::direct;
+  ops::ConvAlgo conv_algo = ops::ConvAlgo::direct;  // the choices: ops/conv_algo.h
+};
+
+// One step of a plan, as tools (profiles, traces, tests) see it.
+struct StepInfo {
+  std::string name;            // the node's name, or "reorder <value>"
+  std::string op;              // the node's op, or "reorder"
+  std::string implementation;  // the kernel that runs, e.g. oneDNN's "jit:avx2"
+  int inplace_input = -1;      // the activation input the output overwrites; -1: none
+  double flops = 0;            // floating-point operations per run
 };
 
 struct PlanImpl;
 
 // A graph compiled for one batch size: oneDNN primitives and packed weights,
-// a schedule of steps and a buffer plan. Immutable: many Contexts, on many
-// threads, may run one Plan at once.
+// a schedule of steps and a buffer plan (compile.cpp). Immutable: many
+// Contexts, on many threads, may run one Plan at once.
 class Plan {
  public:
   Plan(Plan&&) noexcept;
@@ -47,12 +60,12 @@ class Plan {
   const std::vector<ir::Shape>& input_shapes() const;
   const std::vector<ir::Shape>& output_shapes() const;
   size_t step_count() const;
+  std::vector<StepInfo> steps() const;
   size_t activation_bytes() const;  // the buffer plan's total size
-
-  const PlanImpl& impl() const { return *impl_; }
 
  private:
   friend Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options);
+  friend const PlanImpl& plan_impl(const Plan& plan);  // engine/plan_impl.h
   explicit Plan(std::unique_ptr<PlanImpl> impl);
   std::unique_ptr<PlanImpl> impl_;
 };
@@ -63,7 +76,7 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
 
 struct ContextImpl;
 
-// One execution's buffers and stream. Not shared between threads.
+// One execution's buffers and stream (run.cpp). Not shared between threads.
 class Context {
  public:
   explicit Context(const Plan& plan);

@@ -6,7 +6,7 @@
 
 #include "engine/cli/commands.h"
 #include "engine/cli/options.h"
-#include "ir/error.h"
+#include "kiln/kiln.h"
 
 // Errors are printed on one line, whatever a library put in them.
 static std::string one_line(std::string s) {

@@ -1,5 +1,5 @@
 // What a compiled Plan holds, and what a Context builds from it.
-// Internal to engine/: the public API is engine/engine.h.
+// Internal to engine/ (and white-box tests): everyone else sees engine/engine.h.
 #pragma once
 
 #include <memory>
@@ -9,16 +9,16 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "engine/engine.h"
+#include "engine/memory_plan.h"
 #include "ops/kernel.h"
 
 namespace kiln::engine {
 
 // An activation in the plan: a graph input, a node output, or a reorder's
-// result. It lives in one of the plan's buffers while it is alive.
+// result. It lives in buffer memory.buffer_of[id] while it is alive.
 struct PlanTensor {
   std::string name;
   dnnl::memory::desc desc;
-  int buffer = -1;
 };
 
 struct Step {
@@ -34,12 +34,14 @@ struct PlanImpl {
   int64_t batch = 0;
   std::vector<PlanTensor> tensors;
   std::vector<Step> steps;
-  std::vector<size_t> buffer_bytes;  // one entry per buffer
-  size_t scratchpad_bytes = 0;       // shared by all steps (they run one after another)
-  std::vector<int> input_tensors;    // per graph input; plain layout
-  std::vector<int> output_tensors;   // per graph output; plain layout
+  MemoryPlan memory;               // a buffer per tensor
+  size_t scratchpad_bytes = 0;     // shared by all steps (they run one after another)
+  std::vector<int> input_tensors;  // per graph input; plain layout
+  std::vector<int> output_tensors; // per graph output; plain layout
   std::vector<std::string> input_names, output_names;
   std::vector<ir::Shape> input_shapes, output_shapes;
 };
+
+inline const PlanImpl& plan_impl(const Plan& plan) { return *plan.impl_; }
 
 }  // namespace kiln::engine

@@ -1,13 +1,11 @@
 #include "engine/profile.h"
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
-#include "engine/plan_impl.h"
 #include "engine/timing.h"
 #include "ir/error.h"
 
@@ -15,9 +13,9 @@ namespace kiln::engine {
 
 std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
                                  const std::vector<ir::Tensor>& inputs, int warmup, int iters) {
-  const PlanImpl& impl = plan.impl();
+  const std::vector<StepInfo> steps = plan.steps();
   for (int i = 0; i < warmup; ++i) ctx.run(inputs);
-  std::vector<std::vector<double>> samples(impl.steps.size());
+  std::vector<std::vector<double>> samples(steps.size());
   std::vector<Context::StepTime> times;
   for (int i = 0; i < iters; ++i) {
     ctx.run_timed(inputs, &times);
@@ -25,10 +23,10 @@ std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
   }
   std::vector<StepProfile> out;
   double total = 0;
-  for (size_t s = 0; s < impl.steps.size(); ++s) {
-    const Step& step = impl.steps[s];
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const StepInfo& step = steps[s];
     TimingStats t = summarize(samples[s]);
-    StepProfile p{step.name, step.op, step.kernel->implementation(), t.median_ms, t.min_ms, 0, 0};
+    StepProfile p{step.name, step.op, step.implementation, t.median_ms, t.min_ms, 0, 0};
     p.gflops = t.median_ms > 0 ? step.flops / (t.median_ms * 1e6) : 0;
     total += t.median_ms;
     out.push_back(p);
@@ -37,31 +35,11 @@ std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
   return out;
 }
 
-std::string profile_table(const std::vector<StepProfile>& steps) {
-  std::string s;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10s %10s %6s %8s\n", "node", "op",
-                "implementation", "median ms", "min ms", "%", "GFLOP/s");
-  s += line;
-  double total = 0, total_min = 0;
-  for (const StepProfile& p : steps) {
-    std::snprintf(line, sizeof line, "%-32.32s %-18.18s %-22.22s %10.3f %10.3f %6.1f %8.1f\n",
-                  p.name.c_str(), p.op.c_str(), p.implementation.c_str(), p.median_ms, p.min_ms,
-                  p.percent, p.gflops);
-    s += line;
-    total += p.median_ms;
-    total_min += p.min_ms;
-  }
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10.3f %10.3f %6.1f\n", "total", "", "",
-                total, total_min, 100.0);
-  return s + line;
-}
-
 std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>& times) {
-  const PlanImpl& impl = plan.impl();
+  const std::vector<StepInfo> steps = plan.steps();
   nlohmann::json events = nlohmann::json::array();
-  for (size_t s = 0; s < impl.steps.size() && s < times.size(); ++s) {
-    const Step& step = impl.steps[s];
+  for (size_t s = 0; s < steps.size() && s < times.size(); ++s) {
+    const StepInfo& step = steps[s];
     events.push_back({{"name", step.name},
                       {"cat", step.op},
                       {"ph", "X"},
@@ -70,12 +48,12 @@ std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>&
                       {"pid", 1},
                       {"tid", 1},
                       {"args", {{"op", step.op},
-                                {"implementation", step.kernel->implementation()},
+                                {"implementation", step.implementation},
                                 {"gflop", step.flops / 1e9}}}});
   }
   nlohmann::json trace = {{"traceEvents", events},
                           {"displayTimeUnit", "ms"},
-                          {"otherData", {{"batch", impl.batch}}}};
+                          {"otherData", {{"batch", plan.batch()}}}};
   return trace.dump(1) + "\n";
 }
 

@@ -22,9 +22,6 @@ struct StepProfile {
 std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
                                  const std::vector<ir::Tensor>& inputs, int warmup, int iters);
 
-// A table, one row per step, and a total line.
-std::string profile_table(const std::vector<StepProfile>& steps);
-
 // The Chrome trace (chrome://tracing, Perfetto) of one run, as JSON text:
 // one complete ("X") event per step.
 std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>& times);

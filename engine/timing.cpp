@@ -24,10 +24,6 @@ static double timed_run_ms(Context& ctx, const std::vector<ir::Tensor>& inputs) 
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
-TimingStats time_runs(Context& ctx, const std::vector<ir::Tensor>& inputs, int warmup, int iters) {
-  return time_interleaved({&ctx}, inputs, warmup, iters).at(0);
-}
-
 std::vector<TimingStats> time_interleaved(std::vector<Context*> contexts,
                                           const std::vector<ir::Tensor>& inputs, int warmup,
                                           int iters) {

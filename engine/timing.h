@@ -4,20 +4,14 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "kiln/kiln.h"
 
 namespace kiln::engine {
 
-struct TimingStats {
-  double median_ms = 0;
-  double min_ms = 0;
-  double max_ms = 0;
-  int runs = 0;
-};
+// Medians and minima of whole runs: the public API's Timing (kiln/kiln.h).
+using TimingStats = kiln::Timing;
 
 TimingStats summarize(std::vector<double> samples_ms);
-
-// Runs `ctx` `warmup` times untimed, then `iters` times timed.
-TimingStats time_runs(Context& ctx, const std::vector<ir::Tensor>& inputs, int warmup, int iters);
 
 // Times several contexts side by side on the same inputs, interleaving their
 // runs (A B C A B C ...) so that drift in the machine's speed hits all alike.

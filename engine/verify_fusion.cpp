@@ -8,13 +8,6 @@
 
 namespace kiln::engine {
 
-const NodeCheck* FusionCheck::first_failure() const {
-  for (const NodeCheck& n : nodes) {
-    if (!n.ok()) return &n;
-  }
-  return nullptr;
-}
-
 // Runs `graph` with every node's output as a graph output; returns them by name.
 static std::map<std::string, ir::Tensor> run_keeping_all(const ir::Graph& graph,
                                                          const std::vector<ir::Tensor>& inputs,

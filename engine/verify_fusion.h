@@ -7,23 +7,14 @@
 
 #include "engine/engine.h"
 #include "ir/graph.h"
+#include "kiln/kiln.h"
 #include "passes/pass.h"
 
 namespace kiln::engine {
 
-struct NodeCheck {
-  std::string node;       // the node in the fused graph
-  std::string reference;  // the value of the unfused graph it corresponds to
-  double max_abs_diff = 0;
-  double max_abs_reference = 0;
-  double tolerance = 0;   // rel_tolerance * max_abs_reference, at least a tiny absolute floor
-  bool ok() const { return max_abs_diff <= tolerance; }
-};
-
-struct FusionCheck {
-  std::vector<NodeCheck> nodes;  // in the fused graph's order
-  const NodeCheck* first_failure() const;
-};
+// What the check found, per fused node: the public API's types (kiln/kiln.h).
+using kiln::FusionCheck;
+using kiln::NodeCheck;
 
 // Runs both graphs on `inputs` with every node output kept, and compares each
 // fused node with its counterpart: the unfused value of the same name, or the

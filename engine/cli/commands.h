@@ -1,5 +1,7 @@
-// engine-run's two modes: run a model once (or timed), or compare it unfused
-// and fused. Each returns the process exit status; errors are thrown.
+// engine-run's three modes: run a model (timed, and optionally profiled or
+// traced), compare it at every fuse level, or verify the fused graph against
+// the unfused one node by node. Each returns the process exit status; errors
+// are thrown.
 #pragma once
 
 #include "engine/cli/options.h"

@@ -65,16 +65,20 @@ static int64_t parse_int(const std::string& flag, const std::string& text, int64
   return v;
 }
 
-static engine::FuseLevel parse_fuse(const std::string& level) {
-  if (level == "bn") return engine::FuseLevel::batchnorm;
-  if (level == "all") return engine::FuseLevel::all;
-  if (level == "none") return engine::FuseLevel::none;
-  throw UsageError("--fuse: expected bn, all or none, got '" + level + "'");
+static Fuse parse_fuse(const std::string& name) {
+  if (std::optional<Fuse> level = fuse_from_name(name)) return *level;
+  // "bn, all or none": the levels that fuse, then none.
+  std::string names;
+  for (const FuseNames& level : fuse_levels()) {
+    if (level.level != Fuse::none) names += names.empty() ? level.name : std::string(", ") + level.name;
+  }
+  throw UsageError("--fuse: expected " + names + " or " + fuse_names(Fuse::none).name + ", got '" +
+                   name + "'");
 }
 
-static ops::ConvAlgo parse_conv_algo(const std::string& name) {
-  if (std::optional<ops::ConvAlgo> algo = ops::conv_algo_from_name(name)) return *algo;
-  throw UsageError("--conv-algo: expected " + ops::conv_algo_names() + ", got '" + name + "'");
+static ConvAlgo parse_conv_algo(const std::string& name) {
+  if (std::optional<ConvAlgo> algo = conv_algo_from_name(name)) return *algo;
+  throw UsageError("--conv-algo: expected " + conv_algo_names() + ", got '" + name + "'");
 }
 
 Options parse_options(int argc, char** argv) {
@@ -99,7 +103,7 @@ Options parse_options(int argc, char** argv) {
     };
     const int64_t int_max = std::numeric_limits<int>::max();
     if (arg == "-h" || arg == "--help") { no_value(); o.help = true; }
-    else if (arg == "--fuse") o.fuse = has_inline ? parse_fuse(inline_value) : engine::FuseLevel::batchnorm;
+    else if (arg == "--fuse") o.fuse = has_inline ? parse_fuse(inline_value) : Fuse::batchnorm;
     else if (arg == "--conv-algo") o.compile.conv_algo = parse_conv_algo(value());
     else if (arg == "--input") o.inputs.push_back(value());
     else if (arg == "--output") o.outputs.push_back(value());
@@ -125,8 +129,7 @@ Options parse_options(int argc, char** argv) {
   if (o.model.empty()) throw UsageError("missing MODEL (a model directory or a built-in name)");
   if (o.force && o.save_dir.empty()) throw UsageError("--force: only with --save DIR");
   if (o.compare && o.verify) throw UsageError("--compare and --verify are separate modes: pick one");
-  if ((o.compare || o.verify) && o.fuse == engine::FuseLevel::none)
-    o.fuse = engine::FuseLevel::batchnorm;
+  if ((o.compare || o.verify) && o.fuse == Fuse::none) o.fuse = Fuse::batchnorm;
   if (o.iters < 0) o.iters = o.compare || o.profile ? 10 : 1;
   if (o.warmup < 0) o.warmup = o.compare ? 3 : 0;
   return o;

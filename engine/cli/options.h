@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.h"
+#include "kiln/kiln.h"
 
 namespace kiln::cli {
 
@@ -17,8 +17,8 @@ struct UsageError : std::runtime_error {
 
 struct Options {
   std::string model;                  // built-in name or model directory
-  engine::FuseLevel fuse = engine::FuseLevel::none;
-  engine::CompileOptions compile;     // --conv-algo
+  Fuse fuse = Fuse::none;
+  CompileOptions compile;             // --conv-algo
   std::vector<std::string> inputs;    // --input, one per graph input
   std::vector<std::string> outputs;   // --output, one per graph output
   int64_t batch = 0;                  // 0: from --input, else 1

@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kiln/error.h"
@@ -28,11 +30,28 @@ struct Tensor {
   std::vector<float> data;  // float32, C order, product(shape) elements
 };
 
+// In Model::input_shapes(): the batch dimension, free until Model::compile().
+constexpr int64_t kFreeBatch = -1;
+// "[N, 3, 224, 224]", as error messages write shapes (N: kFreeBatch).
+std::string shape_str(const std::vector<int64_t>& shape);
+
 enum class Fuse {
   none,       // run the graph as loaded
   batchnorm,  // fold every BatchNorm into the conv2d or linear before it
   all,        // batchnorm, then the post-op fusions (conv + relu, conv + add)
 };
+
+// A fuse level's names. fuse_levels() is the one table that spells them.
+struct FuseNames {
+  Fuse level;
+  const char* name;   // "bn": engine-run's --fuse=bn, and "fuse" in its JSON
+  const char* label;  // "fused (bn)": the level's row in engine-run --compare
+  const char* key;    // "fused": the stem of the level's --compare JSON keys (fused_ms)
+};
+// Every level, in the order they build on each other: none, batchnorm, all.
+const std::vector<FuseNames>& fuse_levels();
+const FuseNames& fuse_names(Fuse level);
+std::optional<Fuse> fuse_from_name(const std::string& name);  // "bn" -> Fuse::batchnorm
 
 // How the convolutions are computed; only 3x3, stride-1, ungrouped convs
 // have a Winograd form, the rest always run direct.
@@ -44,6 +63,12 @@ enum class ConvAlgo {
   automatic,      // per layer, whichever measured faster for its shape on this kind of CPU
 };
 
+// The names engine-run's --conv-algo takes: "direct", "winograd",
+// "kiln-winograd", "auto"; conv_algo_names() lists them for messages.
+const char* conv_algo_name(ConvAlgo algo);
+std::optional<ConvAlgo> conv_algo_from_name(const std::string& name);
+std::string conv_algo_names();  // "direct, winograd, kiln-winograd or auto"
+
 struct CompileOptions {
   ConvAlgo conv_algo = ConvAlgo::direct;
 };
@@ -53,6 +78,24 @@ struct PassReport {
   std::string pass;                  // "fold_batchnorm"
   std::vector<std::string> changed;  // "layer1.0.bn1 into layer1.0.conv1"
   std::vector<std::string> skipped;  // "bn: the output of conv2d 'conv' has 2 users ..."
+  // {before, after}: the value the graph computed as `before` is now
+  // computed as `after` ({"bn1", "conv1"} when bn1 folds into conv1).
+  std::vector<std::pair<std::string, std::string>> replaced;
+};
+
+// One step of a compiled model: a node, or a reorder between two layouts.
+struct StepInfo {
+  std::string name;            // node name, or "reorder <value>"
+  std::string op;              // "conv2d", ..., or "reorder"
+  std::string implementation;  // the kernel that runs, e.g. "brgconv:avx512_core"
+};
+
+// Whole runs timed: medians and minima over several runs, never one sample.
+struct Timing {
+  double median_ms = 0;
+  double min_ms = 0;
+  double max_ms = 0;
+  int runs = 0;
 };
 
 // One step of a compiled model, timed on its own.
@@ -64,6 +107,21 @@ struct NodeProfile {
   double min_ms = 0;
   double percent = 0;          // share of the sum of all steps
   double gflops = 0;
+};
+
+// One node of a fused model checked against its unfused counterpart.
+struct NodeCheck {
+  std::string node;       // the node in the fused model
+  std::string reference;  // the unfused value it stands for (itself, or e.g. bn1 for conv1)
+  double max_abs_diff = 0;
+  double max_abs_reference = 0;
+  double tolerance = 0;   // rel_tolerance * max_abs_reference, at least a tiny absolute floor
+  bool ok() const { return max_abs_diff <= tolerance; }
+};
+
+struct FusionCheck {
+  std::vector<NodeCheck> nodes;  // in the fused model's order
+  const NodeCheck* first_failure() const;  // nullptr if every node is within its tolerance
 };
 
 class Runner;
@@ -87,7 +145,7 @@ class Model {
   const std::vector<PassReport>& reports() const;
 
   std::vector<std::string> input_names() const;
-  std::vector<std::vector<int64_t>> input_shapes() const;  // -1 marks the free batch dimension
+  std::vector<std::vector<int64_t>> input_shapes() const;  // dim 0 may be kFreeBatch
   size_t node_count() const;
   size_t op_count(const std::string& op) const;  // e.g. op_count("batchnorm")
   std::string graph_text() const;                 // one line per node
@@ -104,6 +162,8 @@ class Model {
   Model();
   std::unique_ptr<Impl> impl_;
   friend class Runner;
+  friend FusionCheck check_fusion(const Model&, const Model&, const std::vector<Tensor>&,
+                                  const CompileOptions&, double);
 };
 
 class Runner {
@@ -118,8 +178,12 @@ class Runner {
   std::vector<std::vector<int64_t>> input_shapes() const;
   std::vector<std::vector<int64_t>> output_shapes() const;
 
+  std::vector<StepInfo> steps() const;  // what each run executes, in order
+
   // Inputs must have the shapes of input_shapes(); throws kiln::Error otherwise.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // Runs `warmup` times untimed, then `iters` times timed.
+  Timing time(const std::vector<Tensor>& inputs, int warmup, int iters);
   // Times each step over `iters` runs (after one warm-up).
   std::vector<NodeProfile> profile(const std::vector<Tensor>& inputs, int iters = 10);
   // Writes a Chrome trace (chrome://tracing, Perfetto) of one run.
@@ -130,7 +194,29 @@ class Runner {
   explicit Runner(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   friend class Model;
+  friend std::vector<Timing> time_interleaved(const std::vector<Runner*>& runners,
+                                              const std::vector<Tensor>& inputs, int warmup,
+                                              int iters);
 };
+
+// Times several runners (e.g. one model at each fuse level) on the same
+// inputs, interleaving their runs (A B C A B C ...) so that drift in the
+// machine's speed hits all alike. One Timing per runner, in order.
+std::vector<Timing> time_interleaved(const std::vector<Runner*>& runners,
+                                     const std::vector<Tensor>& inputs, int warmup, int iters);
+
+// Checks `fused`, a copy of `unfused` fused since, node by node, so a wrong
+// fusion is caught at the node where it goes wrong: runs both on `inputs`
+// keeping every node's output and compares each fused node with the unfused
+// value of the same name, or the one the passes run since the copy replaced.
+// `fused` is compiled with `fused_options`, `unfused` with the defaults.
+FusionCheck check_fusion(const Model& unfused, const Model& fused,
+                         const std::vector<Tensor>& inputs,
+                         const CompileOptions& fused_options = {}, double rel_tolerance = 1e-4);
+
+// Inputs of the given shapes, uniform in [-1, 1), from Kiln's seeded
+// generator: one stream across the shapes in order, the same on every machine.
+std::vector<Tensor> random_inputs(const std::vector<std::vector<int64_t>>& shapes, uint64_t seed);
 
 // NPY files (NumPy's format): float32, little-endian, C order.
 Tensor read_npy(const std::string& path);
@@ -139,5 +225,6 @@ void write_npy(const std::string& path, const Tensor& tensor);
 
 // Threads the kernels use (OpenMP, process-wide); 0 keeps the default (all cores).
 void set_threads(int threads);
+int threads();  // how many they use now
 
 }  // namespace kiln

@@ -40,13 +40,24 @@ TEST_CASE("kiln::Runner rejects an input of the wrong shape with kiln::Error") {
   CHECK_THROWS_AS(r.run({lying}), kiln::Error);
 }
 
-TEST_CASE("kiln::Runner::profile gives one row per step with a non-negative time") {
+TEST_CASE("kiln::Runner::profile gives one row per step, in order, with shares adding up to 100%") {
   kiln::Model m = kiln::Model::load("tutorial");
   m.fuse(kiln::Fuse::batchnorm);
   kiln::Runner r = m.compile(1);
   auto rows = r.profile({{{1, 1, 1, 1}, {0.5f}}}, 3);
+  const std::vector<kiln::StepInfo> steps = r.steps();
   REQUIRE(rows.size() >= 3);
-  for (const auto& p : rows) CHECK(p.median_ms >= 0);
+  REQUIRE(rows.size() == steps.size());
+  double percent = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    CAPTURE(i);
+    CHECK(rows[i].name == steps[i].name);
+    CHECK(rows[i].op == steps[i].op);
+    CHECK(rows[i].implementation == steps[i].implementation);
+    CHECK(rows[i].min_ms <= rows[i].median_ms);
+    percent += rows[i].percent;
+  }
+  CHECK(percent == doctest::Approx(100.0));
   // The model opens with a conv; a reorder into its layout may come first (AVX2 CPUs).
   auto first_op = std::find_if(rows.begin(), rows.end(),
                                [](const kiln::NodeProfile& p) { return p.op != "reorder"; });

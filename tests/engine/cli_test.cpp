@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <kiln/kiln.h>
 #include <nlohmann/json.hpp>
 
 #include "loaders/npy.h"
@@ -113,11 +114,18 @@ TEST_CASE("engine-run --trace writes valid Chrome trace JSON with one event per 
   std::ifstream f(dir + "/t.json");
   nlohmann::json trace = nlohmann::json::parse(f);  // throws, failing the test, if not JSON
   REQUIRE(trace["traceEvents"].is_array());
-  CHECK(trace["traceEvents"].size() >= 49);  // 49 nodes after the fold, plus reorders
-  for (const auto& e : trace["traceEvents"]) {
+  // The same plan through the API: 49 nodes after the fold, plus the reorders this CPU needs.
+  kiln::Model model = kiln::Model::load("resnet18");
+  model.fuse(kiln::Fuse::batchnorm);
+  const std::vector<kiln::StepInfo> steps = model.compile(1).steps();
+  REQUIRE(trace["traceEvents"].size() == steps.size());
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& e = trace["traceEvents"][i];
+    CAPTURE(i);
     CHECK(e["ph"] == "X");
     CHECK(e["dur"].get<double>() >= 0);
-    CHECK(e["name"].is_string());
+    CHECK(e["name"] == steps[i].name);
+    CHECK(e["cat"] == steps[i].op);
   }
   std::filesystem::remove_all(dir);
 }

@@ -1,7 +1,6 @@
 #include <doctest/doctest.h>
 
 #include "engine/engine.h"
-#include "engine/plan_impl.h"
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "tests/ops/reference.h"
@@ -57,8 +56,8 @@ RefTensor reference(const ConvAddCase& c, const ir::Graph& g, const ir::Tensor& 
 
 // inplace_input() of the plan's conv2d_add step.
 int inplace_of(const engine::Plan& plan) {
-  for (const engine::Step& step : plan.impl().steps) {
-    if (step.op == "conv2d_add") return step.kernel->inplace_input();
+  for (const engine::StepInfo& step : plan.steps()) {
+    if (step.op == "conv2d_add") return step.inplace_input;
   }
   FAIL("the plan has no conv2d_add step");
   return -2;

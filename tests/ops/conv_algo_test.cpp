@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/plan_impl.h"
 #include "engine/verify_fusion.h"
 #include "ir/verify.h"
 #include "ops/registry.h"
@@ -41,8 +40,8 @@ std::string conv_impl(const ir::Graph& g, const ir::Tensor& x, ops::ConvAlgo alg
   engine::Plan plan = engine::compile(g, x.shape[0], {algo});
   engine::Context ctx(plan);
   *y = ctx.run({x})[0];
-  for (const engine::Step& step : plan.impl().steps) {
-    if (step.op == "conv2d") return step.kernel->implementation();
+  for (const engine::StepInfo& step : plan.steps()) {
+    if (step.op == "conv2d") return step.implementation;
   }
   FAIL("no conv2d step");
   return "";

@@ -31,12 +31,12 @@ ir::Node* add_conv(ir::Graph& g, const std::string& name, ir::Value* x, const Co
 
 std::vector<std::string> step_ops(const engine::Plan& plan) {
   std::vector<std::string> ops;
-  for (const engine::Step& s : plan.impl().steps) ops.push_back(s.op);
+  for (const engine::StepInfo& s : plan.steps()) ops.push_back(s.op);
   return ops;
 }
 
 const dnnl::memory::desc& output_desc(const engine::Plan& plan, size_t step) {
-  const engine::PlanImpl& impl = plan.impl();
+  const engine::PlanImpl& impl = engine::plan_impl(plan);
   return impl.tensors.at(static_cast<size_t>(impl.steps.at(step).output)).desc;
 }
 

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/plan_impl.h"
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "tests/ops/reference.h"
@@ -49,8 +48,8 @@ bool is_kiln_winograd(const std::string& impl) {
 
 // The implementation of the plan's step for `op`.
 std::string impl_of(const engine::Plan& plan, const std::string& op) {
-  for (const engine::Step& step : plan.impl().steps) {
-    if (step.op == op) return step.kernel->implementation();
+  for (const engine::StepInfo& step : plan.steps()) {
+    if (step.op == op) return step.implementation;
   }
   FAIL("the plan has no " << op << " step");
   return "";
@@ -104,8 +103,8 @@ void check_conv_add(bool residual_is_output, int expected_inplace) {
     engine::Plan plan = engine::compile(g, c.n, {ops::ConvAlgo::kiln_winograd});
     CHECK(is_kiln_winograd(impl_of(plan, "conv2d_add")));
     int inplace = -2;
-    for (const engine::Step& step : plan.impl().steps) {
-      if (step.op == "conv2d_add") inplace = step.kernel->inplace_input();
+    for (const engine::StepInfo& step : plan.steps()) {
+      if (step.op == "conv2d_add") inplace = step.inplace_input;
     }
     CHECK(inplace == expected_inplace);
     engine::Context ctx(plan);
@@ -239,8 +238,8 @@ TEST_CASE("ResNet18 fused at level all with kiln_winograd matches direct") {
   engine::Plan direct = engine::compile(g, 2, {ops::ConvAlgo::direct});
   engine::Plan kiln = engine::compile(g, 2, {ops::ConvAlgo::kiln_winograd});
   int kiln_steps = 0;
-  for (const engine::Step& step : kiln.impl().steps)
-    kiln_steps += is_kiln_winograd(step.kernel->implementation());
+  for (const engine::StepInfo& step : kiln.steps())
+    kiln_steps += is_kiln_winograd(step.implementation);
   // The 3x3 stride-1 convs: 4 in layer1, 3 in each of layers 2 to 4.
   CHECK(kiln_steps == 13);
   engine::Context direct_ctx(direct), kiln_ctx(kiln);

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/plan_impl.h"
 #include "engine/verify_fusion.h"
 #include "ir/verify.h"
 #include "ops/registry.h"
@@ -43,8 +42,8 @@ PassReport fuse_and_compare(Graph& g, const std::vector<Tensor>& inputs) {
 std::vector<int> conv_add_inplace(const Graph& g, int64_t batch) {
   kiln::engine::Plan plan = kiln::engine::compile(g, batch);
   std::vector<int> out;
-  for (const kiln::engine::Step& step : plan.impl().steps) {
-    if (step.op == "conv2d_add") out.push_back(step.kernel->inplace_input());
+  for (const kiln::engine::StepInfo& step : plan.steps()) {
+    if (step.op == "conv2d_add") out.push_back(step.inplace_input);
   }
   return out;
 }

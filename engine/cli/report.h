@@ -1,0 +1,18 @@
+// What engine-run prints besides its one-line results: pass reports and the
+// per-step profile table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kiln/kiln.h"
+
+namespace kiln::cli {
+
+// One line per pass; with `verbose`, each rewrite and each skip with its reason.
+void print_reports(const std::vector<PassReport>& reports, bool verbose);
+
+// A table, one row per step, and a total line.
+std::string profile_table(const std::vector<NodeProfile>& steps);
+
+}  // namespace kiln::cli

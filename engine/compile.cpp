@@ -1,0 +1,176 @@
+// Compiling a graph into a Plan: a kernel per node, reorders between
+// layouts, and the buffer plan (memory_plan.h).
+#include <algorithm>
+#include <map>
+#include <unordered_map>
+
+#include "engine/plan_impl.h"
+#include "ir/error.h"
+#include "ir/verify.h"
+#include "ops/common.h"
+#include "ops/registry.h"
+
+namespace kiln::engine {
+
+using dnnl::memory;
+
+Plan::Plan(std::unique_ptr<PlanImpl> impl) : impl_(std::move(impl)) {}
+Plan::Plan(Plan&&) noexcept = default;
+Plan& Plan::operator=(Plan&&) noexcept = default;
+Plan::~Plan() = default;
+int64_t Plan::batch() const { return impl_->batch; }
+const std::vector<ir::Shape>& Plan::input_shapes() const { return impl_->input_shapes; }
+const std::vector<ir::Shape>& Plan::output_shapes() const { return impl_->output_shapes; }
+size_t Plan::step_count() const { return impl_->steps.size(); }
+size_t Plan::activation_bytes() const { return impl_->memory.total_bytes(); }
+
+std::vector<StepInfo> Plan::steps() const {
+  std::vector<StepInfo> out;
+  for (const Step& s : impl_->steps)
+    out.push_back({s.name, s.op, s.kernel->implementation(), s.kernel->inplace_input(), s.flops});
+  return out;
+}
+
+// A reorder between two layouts of one tensor, as a kernel like any other.
+static std::unique_ptr<ops::Kernel> make_reorder(const memory::desc& from, const memory::desc& to) {
+  const dnnl::engine& engine = ops::cpu_engine();
+  dnnl::reorder::primitive_desc pd(engine, from, engine, to, ops::make_attr());
+  return std::make_unique<ops::PrimitiveKernel>(
+      dnnl::reorder(pd), std::vector<ops::PrimitiveKernel::Input>{{DNNL_ARG_FROM, from}}, to,
+      pd.scratchpad_desc(), ops::ExecArgs{}, DNNL_ARG_TO);
+}
+
+// Floating-point operations of one node: 2 per multiply-add for a node whose
+// first parameter is a weight with the output channel in dim 0 (conv2d,
+// conv2d_add, linear: each output element takes weight.numel / OC
+// multiply-adds), else one per output element.
+static double node_flops(const ir::Node& node) {
+  double out = static_cast<double>(ir::shape_numel(node.output->shape));
+  for (const ir::Value* in : node.inputs) {
+    if (!in->is_param()) continue;
+    const ir::Shape& w = in->shape;
+    if (w.size() >= 2) return 2 * out * static_cast<double>(ir::shape_numel(w) / w[0]);
+    break;
+  }
+  return out;
+}
+
+// Builds tensors and steps in graph order, inserting reorders where a kernel
+// wants its input in a layout other than the one its producer wrote.
+class PlanBuilder {
+ public:
+  // `graph` is the one whose nodes will be added, to know each value's last reader.
+  PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options)
+      : plan_(plan), options_(options) {
+    for (const auto& node : graph.nodes()) {
+      for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
+    }
+    for (const ir::Value* out : graph.outputs()) last_reader_[out] = nullptr;  // read after the run
+  }
+
+  int add_tensor(const std::string& name, const memory::desc& desc) {
+    plan_.tensors.push_back({name, desc});
+    return static_cast<int>(plan_.tensors.size()) - 1;
+  }
+
+  // The tensor holding `value` in layout `desc`, reordering (once per layout) if needed.
+  int tensor_in_layout(const ir::Value* value, const memory::desc& desc) {
+    int id = tensor_of_.at(value);
+    if (plan_.tensors[id].desc == desc) return id;
+    auto key = std::make_pair(value, id);
+    for (const auto& [k, converted] : reordered_[key]) {
+      if (plan_.tensors[converted].desc == desc) return converted;
+    }
+    int out = add_tensor(value->name + " (reordered)", desc);
+    plan_.steps.push_back({"reorder " + value->name, "reorder",
+                           make_reorder(plan_.tensors[id].desc, desc), {id}, out});
+    reordered_[key].push_back({id, out});
+    return out;
+  }
+
+  void add_input(const ir::Value* value) {
+    int id = add_tensor(value->name, ops::plain_desc(value->shape));
+    tensor_of_[value] = id;
+    plan_.input_tensors.push_back(id);
+  }
+
+  void add_node(const ir::Node& node) {
+    const ops::OpDef* def = ops::registry().find(node.op);
+    if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
+    std::vector<const ir::Value*> activations;
+    ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo};
+    for (const ir::Value* in : node.inputs) {
+      if (in->is_param()) continue;
+      activations.push_back(in);
+      ctx.input_descs.push_back(plan_.tensors[tensor_of_.at(in)].desc);
+      ctx.last_use.push_back(last_reader_.at(in) == &node);
+    }
+    std::unique_ptr<ops::Kernel> kernel = def->compile(node, ctx);
+    std::vector<int> inputs;
+    for (size_t i = 0; i < activations.size(); ++i)
+      inputs.push_back(tensor_in_layout(activations[i], kernel->input_desc(i)));
+    int out = add_tensor(node.name, kernel->output_desc());
+    tensor_of_[node.output] = out;
+    plan_.steps.push_back({node.name, node.op, std::move(kernel), inputs, out, node_flops(node)});
+  }
+
+  void add_output(const ir::Value* value) {
+    if (value->is_param())
+      throw Error("graph output '" + value->name + "' is a parameter, not computed");
+    plan_.output_tensors.push_back(tensor_in_layout(value, ops::plain_desc(value->shape)));
+  }
+
+ private:
+  PlanImpl& plan_;
+  CompileOptions options_;
+  std::unordered_map<const ir::Value*, int> tensor_of_;
+  std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
+  std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;
+};
+
+// The buffer plan and the scratchpad every step shares.
+static void plan_buffers(PlanImpl& plan) {
+  std::vector<MemoryTensor> tensors;
+  for (const PlanTensor& t : plan.tensors) tensors.push_back({t.name, t.desc.get_size()});
+  std::vector<MemoryStep> steps;
+  for (const Step& s : plan.steps) {
+    steps.push_back({s.name, s.inputs, s.output, s.kernel->inplace_input()});
+    plan.scratchpad_bytes = std::max(plan.scratchpad_bytes, s.kernel->scratchpad_desc().get_size());
+  }
+  plan.memory = plan_memory(tensors, steps, plan.input_tensors, plan.output_tensors);
+}
+
+Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options) {
+  if (batch < 1) throw Error("compile: batch must be at least 1, got " + std::to_string(batch));
+  ir::Graph g = graph.clone();
+  for (ir::Value* in : g.inputs()) {
+    if (in->shape.empty()) throw Error("graph input '" + in->name + "' has no shape");
+    if (in->shape[0] == ir::kBatch) {
+      in->shape[0] = batch;
+    } else if (in->shape[0] != batch) {
+      throw Error("graph input '" + in->name + "' has a fixed batch of " +
+                  std::to_string(in->shape[0]) + ", cannot compile for batch " +
+                  std::to_string(batch));
+    }
+  }
+  ir::infer_shapes(g, ops::registry().schemas());
+
+  auto impl = std::make_unique<PlanImpl>();
+  impl->batch = batch;
+  PlanBuilder builder(*impl, g, options);
+  for (const ir::Value* in : g.inputs()) {
+    builder.add_input(in);
+    impl->input_names.push_back(in->name);
+    impl->input_shapes.push_back(in->shape);
+  }
+  for (const auto& node : g.nodes()) builder.add_node(*node);
+  for (const ir::Value* out : g.outputs()) {
+    builder.add_output(out);
+    impl->output_names.push_back(out->name);
+    impl->output_shapes.push_back(out->shape);
+  }
+  plan_buffers(*impl);
+  return Plan(std::move(impl));
+}
+
+}  // namespace kiln::engine

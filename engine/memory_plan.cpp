@@ -1,0 +1,101 @@
+#include "engine/memory_plan.h"
+
+#include <algorithm>
+
+#include "ir/error.h"
+
+namespace kiln::engine {
+
+size_t MemoryPlan::total_bytes() const {
+  size_t total = 0;
+  for (size_t b : buffer_bytes) total += b;
+  return total;
+}
+
+namespace {
+
+// The buffers while the plan is walked step by step.
+class BufferPool {
+ public:
+  BufferPool(const std::vector<MemoryTensor>& tensors, MemoryPlan& plan)
+      : tensors_(tensors), plan_(plan) {
+    plan_.buffer_of.assign(tensors.size(), -1);
+  }
+
+  // Gives `tensor` the smallest free buffer that holds it, else the largest
+  // free one (grown), else a new one.
+  void acquire(int tensor) {
+    const size_t bytes = tensors_[tensor].bytes;
+    const std::vector<size_t>& size = plan_.buffer_bytes;
+    int best = -1;
+    for (int b : free_) {
+      if (best < 0) { best = b; continue; }
+      bool fits = size[b] >= bytes, best_fits = size[best] >= bytes;
+      if (fits && (!best_fits || size[b] < size[best])) best = b;
+      if (!fits && !best_fits && size[b] > size[best]) best = b;
+    }
+    if (best < 0) {
+      plan_.buffer_bytes.push_back(0);
+      best = static_cast<int>(plan_.buffer_bytes.size()) - 1;
+    } else {
+      free_.erase(std::find(free_.begin(), free_.end(), best));
+    }
+    plan_.buffer_bytes[best] = std::max(plan_.buffer_bytes[best], bytes);
+    plan_.buffer_of[tensor] = best;
+  }
+
+  // Lets `to` take over the buffer of `from`, which dies here.
+  void hand_over(int from, int to) { plan_.buffer_of[to] = plan_.buffer_of[from]; }
+
+  void release(int tensor) {
+    int b = plan_.buffer_of[tensor];
+    if (b >= 0 && std::find(free_.begin(), free_.end(), b) == free_.end()) free_.push_back(b);
+  }
+
+ private:
+  const std::vector<MemoryTensor>& tensors_;
+  MemoryPlan& plan_;
+  std::vector<int> free_;  // in the order they were freed: the first of equals wins
+};
+
+}  // namespace
+
+MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
+                       const std::vector<MemoryStep>& steps, const std::vector<int>& graph_inputs,
+                       const std::vector<int>& graph_outputs) {
+  // last_use[t]: the last step reading t; a graph output is read after the
+  // last step; -1: never read.
+  const int n_steps = static_cast<int>(steps.size());
+  std::vector<int> last_use(tensors.size(), -1);
+  for (int s = 0; s < n_steps; ++s) {
+    for (int t : steps[s].inputs) last_use[t] = s;
+  }
+  for (int t : graph_outputs) last_use[t] = n_steps;
+  for (int t : graph_inputs) last_use[t] = std::max(last_use[t], 0);
+
+  MemoryPlan plan;
+  BufferPool pool(tensors, plan);
+  for (int t : graph_inputs) {
+    if (plan.buffer_of[t] < 0) pool.acquire(t);
+  }
+  for (int s = 0; s < n_steps; ++s) {
+    const MemoryStep& step = steps[s];
+    int inplace = -1;  // the tensor whose buffer the output takes over
+    if (step.inplace_input >= 0) {
+      inplace = step.inputs.at(step.inplace_input);
+      if (last_use[inplace] != s)
+        throw Error("node '" + step.name + "': in-place input '" + tensors[inplace].name +
+                    "' is still read later");
+      pool.hand_over(inplace, step.output);
+    } else {
+      pool.acquire(step.output);  // before the inputs die: the output never overwrites them
+    }
+    for (int t : step.inputs) {
+      if (t != inplace && last_use[t] == s) pool.release(t);
+    }
+    if (inplace < 0 && last_use[step.output] < 0) pool.release(step.output);  // nobody reads it
+  }
+  return plan;
+}
+
+}  // namespace kiln::engine

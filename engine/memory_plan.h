@@ -1,0 +1,45 @@
+// The buffer planner: which buffer holds each activation of a plan.
+//
+// It sees the plan as numbered tensors and the steps that read and write
+// them, nothing of oneDNN, so it can be tested on a plan written by hand.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace kiln::engine {
+
+// An activation: a graph input, a step's output, or a reorder's result.
+struct MemoryTensor {
+  std::string name;  // for error messages
+  size_t bytes = 0;
+};
+
+// One step of the plan, as the planner sees it: the tensors it reads, the one
+// it writes, and whether it writes over one of its inputs.
+struct MemoryStep {
+  std::string name;         // for error messages
+  std::vector<int> inputs;  // tensor ids, read
+  int output = -1;          // tensor id, written
+  int inplace_input = -1;   // index into `inputs` whose buffer the output overwrites; -1: none
+};
+
+struct MemoryPlan {
+  std::vector<int> buffer_of;        // per tensor: its buffer, -1 if it never gets one
+  std::vector<size_t> buffer_bytes;  // per buffer: its size
+  size_t total_bytes() const;        // what a Context allocates for activations
+};
+
+// Gives every tensor a buffer, by liveness: a buffer is free again once the
+// last step reading its tensor has run, and the next tensor that needs one
+// takes the smallest free buffer that holds it (else the largest, grown).
+// A step's output never shares a buffer with its inputs, except its in-place
+// input, whose buffer it takes over: that input must die at that step (no
+// later reader, not a graph output), else kiln::Error names the step.
+// Graph inputs hold their buffers from the start, graph outputs to the end.
+MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
+                       const std::vector<MemoryStep>& steps, const std::vector<int>& graph_inputs,
+                       const std::vector<int>& graph_outputs);
+
+}  // namespace kiln::engine

@@ -1,0 +1,143 @@
+#include "engine/memory_plan.h"
+
+#include <doctest/doctest.h>
+
+#include "engine/engine.h"
+#include "engine/plan_impl.h"
+#include "ir/error.h"
+#include "tests/ops/reference.h"
+
+using kiln::engine::MemoryPlan;
+using kiln::engine::MemoryStep;
+using kiln::engine::MemoryTensor;
+using kiln::engine::plan_memory;
+
+namespace {
+
+// Tensors "t0", "t1", ... of the given sizes.
+std::vector<MemoryTensor> tensors_of(const std::vector<size_t>& bytes) {
+  std::vector<MemoryTensor> out;
+  for (size_t i = 0; i < bytes.size(); ++i) out.push_back({"t" + std::to_string(i), bytes[i]});
+  return out;
+}
+
+// Checks that no two tensors alive at the same time share a buffer, but for
+// an in-place step's output and the input it overwrites. A tensor lives from
+// the step that writes it (a graph input: from the start) to its last reader
+// (a graph output: to the end).
+void check_no_live_overlap(const MemoryPlan& plan, const std::vector<MemoryStep>& steps,
+                           const std::vector<int>& inputs, const std::vector<int>& outputs) {
+  const int n = static_cast<int>(steps.size());
+  std::vector<int> first(plan.buffer_of.size(), n + 1), last(plan.buffer_of.size(), -1);
+  for (int t : inputs) first[t] = -1;
+  for (int s = 0; s < n; ++s) {
+    first[steps[s].output] = s;
+    for (int t : steps[s].inputs) last[t] = s;
+  }
+  for (int t : outputs) last[t] = n;
+  for (size_t a = 0; a < first.size(); ++a) {
+    for (size_t b = a + 1; b < first.size(); ++b) {
+      if (plan.buffer_of[a] < 0 || plan.buffer_of[a] != plan.buffer_of[b]) continue;
+      const MemoryStep* writer = first[b] >= 0 && first[b] < n ? &steps[first[b]] : nullptr;
+      bool handed_over = writer && writer->inplace_input >= 0 &&
+                         writer->inputs[writer->inplace_input] == static_cast<int>(a);
+      bool apart = last[a] < first[b] || last[b] < first[a];
+      CAPTURE(a);
+      CAPTURE(b);
+      CHECK((apart || handed_over));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("plan_memory reuses a buffer only after the last reader of its tensor has run") {
+  // x -> a -> b; c = f(a, b) is a's last reader; d = f(c) is the output.
+  enum { x, a, b, c, d };
+  std::vector<MemoryStep> steps = {
+      {"a", {x}, a}, {"b", {a}, b}, {"c", {a, b}, c}, {"d", {c}, d}};
+  MemoryPlan plan = plan_memory(tensors_of({100, 100, 100, 100, 100}), steps, {x}, {d});
+  CHECK(plan.buffer_of[b] == plan.buffer_of[x]);  // x's last reader ran at step a
+  CHECK(plan.buffer_of[c] != plan.buffer_of[a]);  // a is still read by c itself
+  CHECK(plan.buffer_of[c] != plan.buffer_of[b]);
+  CHECK(plan.buffer_of[d] != plan.buffer_of[c]);
+  CHECK(plan.buffer_bytes.size() == 3);  // at most three tensors live at once (a, b, c)
+  check_no_live_overlap(plan, steps, {x}, {d});
+}
+
+TEST_CASE("plan_memory gives an in-place output its input's buffer when that input dies there") {
+  // y = conv_add(a, r) summing in place into the residual r, read by nobody after.
+  enum { x, r, a, y };
+  std::vector<MemoryStep> steps = {{"a", {x}, a}, {"sum", {a, r}, y, /*inplace_input=*/1}};
+  MemoryPlan plan = plan_memory(tensors_of({64, 64, 64, 64}), steps, {x, r}, {y});
+  CHECK(plan.buffer_of[y] == plan.buffer_of[r]);
+  CHECK(plan.buffer_of[y] != plan.buffer_of[a]);
+  check_no_live_overlap(plan, steps, {x, r}, {y});
+}
+
+TEST_CASE("plan_memory refuses an in-place step whose input is still read later") {
+  enum { x, r, a, y, z };
+  std::vector<MemoryStep> steps = {
+      {"a", {x}, a}, {"sum", {a, r}, y, 1}, {"z", {y, r}, z}};
+  CHECK_THROWS_WITH_AS(plan_memory(tensors_of({64, 64, 64, 64, 64}), steps, {x, r}, {z}),
+                       "node 'sum': in-place input 't1' is still read later", kiln::Error);
+}
+
+TEST_CASE("plan_memory refuses an in-place step over a graph output") {
+  enum { x, r, a, y };
+  std::vector<MemoryStep> steps = {{"a", {x}, a}, {"sum", {a, r}, y, 1}};
+  CHECK_THROWS_AS(plan_memory(tensors_of({64, 64, 64, 64}), steps, {x, r}, {y, r}), kiln::Error);
+}
+
+TEST_CASE("plan_memory never lets a later tensor overwrite a graph output") {
+  // a is a graph output and read by b; once b has run, nothing may take a's buffer.
+  enum { x, a, b, c, d };
+  std::vector<MemoryStep> steps = {
+      {"a", {x}, a}, {"b", {a}, b}, {"c", {b}, c}, {"d", {c}, d}};
+  MemoryPlan plan = plan_memory(tensors_of({100, 100, 100, 100, 100}), steps, {x}, {a, d});
+  for (int t : {x, b, c, d}) {
+    CAPTURE(t);
+    CHECK(plan.buffer_of[t] != plan.buffer_of[a]);
+  }
+  check_no_live_overlap(plan, steps, {x}, {a, d});
+}
+
+TEST_CASE("plan_memory's total matches a hand count on a small graph") {
+  // x 400 B -> a 800 B -> b 200 B; c = f(a, b) 800 B; d = f(c) 300 B; e = f(d) 1000 B.
+  //   x:  buffer 0 (400)
+  //   a:  buffer 1 (800); x dies: 0 is free
+  //   b:  the free buffer 0 holds it (400 stays)
+  //   c:  nothing free: buffer 2 (800); a and b die: 1 and 0 are free
+  //   d:  the smallest free buffer that holds it: 0 (400, not 1's 800); c dies
+  //   e:  no free buffer holds 1000: the largest, 1 (first of the two 800s), grows to 1000
+  // Total 400 + 1000 + 800.
+  enum { x, a, b, c, d, e };
+  std::vector<MemoryStep> steps = {
+      {"a", {x}, a}, {"b", {a}, b}, {"c", {a, b}, c}, {"d", {c}, d}, {"e", {d}, e}};
+  MemoryPlan plan = plan_memory(tensors_of({400, 800, 200, 800, 300, 1000}), steps, {x}, {e});
+  CHECK(plan.buffer_of == std::vector<int>{0, 1, 0, 2, 0, 1});
+  CHECK(plan.buffer_bytes == std::vector<size_t>{400, 1000, 800});
+  CHECK(plan.total_bytes() == 2200);
+  check_no_live_overlap(plan, steps, {x}, {e});
+}
+
+TEST_CASE("a compiled conv2d_add sums in place only when its residual has no other reader") {
+  using namespace kiln;
+  for (bool residual_is_output : {false, true}) {
+    CAPTURE(residual_is_output);
+    ir::Graph g = test::conv2d_add_graph({ir::kBatch, 8, 6, 6}, {ir::kBatch, 8, 6, 6},
+                                         test::random_tensor({8, 8, 3, 3}, 1), nullptr,
+                                         {{"padding", std::vector<int64_t>{1, 1}}},
+                                         residual_is_output);
+    engine::Plan plan = engine::compile(g, 2);
+    const engine::PlanImpl& impl = engine::plan_impl(plan);
+    const engine::Step* conv = nullptr;
+    for (const engine::Step& s : impl.steps) {
+      if (s.op == "conv2d_add") conv = &s;
+    }
+    REQUIRE(conv != nullptr);
+    const std::vector<int>& buffer_of = impl.memory.buffer_of;
+    bool shares = buffer_of[conv->output] == buffer_of[conv->inputs.at(1)];
+    CHECK(shares == !residual_is_output);
+  }
+}
