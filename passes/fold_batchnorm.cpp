@@ -85,22 +85,6 @@ FoldedWeights fold_bn_weights(ir::Tensor weight, const ir::Tensor* bias,
   return out;
 }
 
-static bool is_graph_output(const ir::Graph& graph, const ir::Value* v) {
-  for (const ir::Value* out : graph.outputs()) {
-    if (out == v) return true;
-  }
-  return false;
-}
-
-// "bn1, relu1": the names of `v`'s users other than `except`.
-static std::string user_names(const ir::Value& v, const ir::Node* except = nullptr) {
-  std::string s;
-  for (const ir::Node* user : v.users) {
-    if (user != except) s += (s.empty() ? "" : ", ") + user->name;
-  }
-  return s;
-}
-
 // Why `bn` cannot be folded into the node producing its input; "" if it can.
 static std::string refusal(const ir::Graph& graph, const ir::Node& bn) {
   const ir::Value* x = bn.inputs.at(0);
@@ -112,8 +96,8 @@ static std::string refusal(const ir::Graph& graph, const ir::Node& bn) {
   const std::string who = producer->op + " '" + producer->name + "'";
   if (x->users.size() != 1)
     return "the output of " + who + " has " + std::to_string(x->users.size()) + " users (" +
-           user_names(*x) + "); folding would change what the others read";
-  if (is_graph_output(graph, x))
+           x->user_names() + "); folding would change what the others read";
+  if (graph.is_output(x))
     return "the output of " + who + " is also a graph output; folding would change it";
   size_t rank = producer->op == "conv2d" ? 4 : 2;
   if (x->shape.size() != rank)
@@ -126,7 +110,7 @@ static std::string refusal(const ir::Graph& graph, const ir::Node& bn) {
     if (!p->is_param()) return who + ": " + names[i] + " '" + p->name + "' is not a parameter";
     if (p->users.size() != 1)
       return who + ": " + names[i] + " '" + p->name + "' is also used by " +
-             user_names(*p, producer);
+             p->user_names(producer);
   }
   for (size_t i = 1; i < bn.inputs.size(); ++i) {
     if (!bn.inputs[i]->is_param())
@@ -177,13 +161,7 @@ static void fold_one(ir::Graph& graph, ir::Node* bn) {
 
 PassReport fold_batchnorm(ir::Graph& graph) {
   PassReport report;
-  report.pass = "fold_batchnorm";
-  // Collected first: folding erases nodes from the list being walked.
-  std::vector<ir::Node*> batchnorms;
-  for (const auto& node : graph.nodes()) {
-    if (node->op == "batchnorm") batchnorms.push_back(node.get());
-  }
-  for (ir::Node* bn : batchnorms) {
+  for (ir::Node* bn : graph.nodes_of_op("batchnorm")) {
     std::string reason = refusal(graph, *bn);
     if (!reason.empty()) {
       report.skipped.push_back({bn->name, reason});
