@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "ir/attrs.h"
 #include "ir/error.h"
 
@@ -36,11 +38,17 @@ static void check_vector(const ir::Tensor& t, const std::string& what, int64_t c
   }
 }
 
+// A per-channel vector in double: `t`'s values, or `fallback` everywhere when it is absent.
+static Eigen::VectorXd channel_vector(const ir::Tensor* t, int64_t channels, double fallback) {
+  if (!t) return Eigen::VectorXd::Constant(channels, fallback);
+  return Eigen::Map<const Eigen::VectorXf>(t->data.data(), channels).cast<double>();
+}
+
 // fold_bn_weights' checks, and s = gamma / sqrt(var + eps) per channel.
-static std::vector<double> checked_scales(const ir::Tensor& weight, const ir::Tensor* bias,
-                                          const ir::Tensor& mean, const ir::Tensor& var,
-                                          double eps, const ir::Tensor* gamma,
-                                          const ir::Tensor* beta, const std::string& where) {
+static Eigen::VectorXd checked_scales(const ir::Tensor& weight, const ir::Tensor* bias,
+                                      const ir::Tensor& mean, const ir::Tensor& var, double eps,
+                                      const ir::Tensor* gamma, const ir::Tensor* beta,
+                                      const std::string& where) {
   if (weight.shape.empty() || weight.shape[0] <= 0 ||
       ir::shape_numel(weight.shape) != weight.numel())
     throw Error(where, "weight: expected a tensor with output channels in dim 0, got shape " +
@@ -53,14 +61,14 @@ static std::vector<double> checked_scales(const ir::Tensor& weight, const ir::Te
   if (gamma) check_vector(*gamma, "weight (gamma)", channels, where);
   if (beta) check_vector(*beta, "bias (beta)", channels, where);
 
-  std::vector<double> scale(static_cast<size_t>(channels));
+  Eigen::VectorXd scale = channel_vector(gamma, channels, 1.0);
   for (int64_t c = 0; c < channels; ++c) {
     double denom = static_cast<double>(var.data[c]) + eps;
     if (!(denom > 0))
       throw Error(where, "channel " + std::to_string(c) +
                              ": running_var + eps must be positive, got " + num_str(var.data[c]) +
                              " + " + num_str(eps));
-    scale[c] = (gamma ? gamma->data[c] : 1.0) / std::sqrt(denom);
+    scale[c] /= std::sqrt(denom);
   }
   return scale;
 }
@@ -69,19 +77,20 @@ FoldedWeights fold_bn_weights(ir::Tensor weight, const ir::Tensor* bias,
                               const ir::Tensor& mean, const ir::Tensor& var, double eps,
                               const ir::Tensor* gamma, const ir::Tensor* beta,
                               const std::string& where) {
-  const std::vector<double> scale =
-      checked_scales(weight, bias, mean, var, eps, gamma, beta, where);
+  const Eigen::VectorXd scale = checked_scales(weight, bias, mean, var, eps, gamma, beta, where);
   const int64_t channels = weight.shape[0];
-  const int64_t per_channel = weight.numel() / channels;
   FoldedWeights out{std::move(weight), ir::Tensor(ir::Shape{channels})};
-  for (int64_t c = 0; c < channels; ++c) {
-    const double s = scale[c];
-    double be = beta ? beta->data[c] : 0.0;
-    double b = bias ? bias->data[c] : 0.0;
-    for (int64_t i = c * per_channel; i < (c + 1) * per_channel; ++i)
-      out.weight.data[i] = static_cast<float>(out.weight.data[i] * s);
-    out.bias.data[c] = static_cast<float>((b - mean.data[c]) * s + be);
-  }
+  // The weight as [OC, rest], row c scaled by s[c]: each product in double,
+  // rounded once to float32, in place.
+  Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> rows(
+      out.weight.data.data(), channels, out.weight.numel() / channels);
+  rows = (scale.asDiagonal() * rows.cast<double>()).cast<float>();
+  // b' = (b - mean) * s + beta
+  Eigen::Map<Eigen::VectorXf>(out.bias.data.data(), channels) =
+      ((channel_vector(bias, channels, 0.0) - channel_vector(&mean, channels, 0.0))
+           .cwiseProduct(scale) +
+       channel_vector(beta, channels, 0.0))
+          .cast<float>();
   return out;
 }
 
