@@ -1,13 +1,17 @@
 // One list of single-op cases at ResNet18's shapes (224x224 input), named
-// like "conv2d/N=1,IC=64,H=56,K=3,S=1". bench/ops_bench.cpp times each one; a
-// test can run the same cases: op_case_graph() builds the one-node graph,
-// op_case_inputs() its seeded inputs, and engine::run_graph() runs it.
+// like "conv2d/N=1,IC=64,H=56,K=3,S=1". bench/ops_bench.cpp times each one at
+// batch 1 and 10; tests/bench/op_cases_test.cpp runs each one at batch 1
+// against a reference in double, under the same names. Both build the graph
+// with op_case_graph() and its inputs with op_case_inputs(), and run the
+// cases op_case_runs_winograd() picks on Kiln's Winograd kernel too, named
+// "<case>,kiln-winograd".
 //
-// Header-only so that a test target can include it without linking bench/.
+// Header-only so that the test target can include it without linking bench/.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "ir/graph.h"
@@ -85,6 +89,12 @@ inline std::vector<OpCase> resnet18_op_cases(int64_t n) {
   cases.push_back({"linear/N=" + std::to_string(n) + ",IN=512,OUT=1000", "linear", {{n, 512}},
                    {{1000, 512}, {1000}}, {}, 2 * n * 512 * 1000});
   return cases;
+}
+
+// A conv that Winograd computes: 3x3, stride 1 (ResNet18's have one group, dilation 1).
+inline bool op_case_runs_winograd(const OpCase& c) {
+  return c.op == "conv2d" && c.params[0][2] == 3 && c.params[0][3] == 3 &&
+         std::get<std::vector<int64_t>>(c.attrs.at("stride")) == op_case_pair(1);
 }
 
 // A graph with the case's inputs ("x0", "x1", ...), seeded parameters

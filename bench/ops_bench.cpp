@@ -9,7 +9,6 @@
 #include <benchmark/benchmark.h>
 
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "bench/benchmarks.h"
@@ -49,12 +48,6 @@ void run_op_case(benchmark::State& state, const OpCase& c, ops::ConvAlgo algo) {
   }
 }
 
-// A conv that Winograd computes: 3x3, stride 1 (ResNet18's have one group, dilation 1).
-bool winograd_case(const OpCase& c) {
-  return c.op == "conv2d" && c.params[0][2] == 3 && c.params[0][3] == 3 &&
-         std::get<std::vector<int64_t>>(c.attrs.at("stride")) == op_case_pair(1);
-}
-
 void register_case(const std::string& name, const OpCase& c, ops::ConvAlgo algo) {
   benchmark::RegisterBenchmark(name.c_str(), run_op_case, c, algo)
       ->Unit(benchmark::kMicrosecond)
@@ -67,7 +60,7 @@ void register_op_benchmarks() {
   for (int64_t n : {1, 10}) {
     for (const OpCase& c : resnet18_op_cases(n)) {
       register_case(c.name, c, ops::ConvAlgo::direct);
-      if (winograd_case(c))
+      if (op_case_runs_winograd(c))
         register_case(c.name + ",kiln-winograd", c, ops::ConvAlgo::kiln_winograd);
     }
   }

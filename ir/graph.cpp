@@ -8,6 +8,14 @@
 
 namespace kiln::ir {
 
+std::string Value::user_names(const Node* except) const {
+  std::string s;
+  for (const Node* user : users) {
+    if (user != except) s += (s.empty() ? "" : ", ") + user->name;
+  }
+  return s;
+}
+
 std::string Node::where() const { return "node '" + name + "' (" + op + ")"; }
 
 Graph Graph::clone() const {
@@ -113,7 +121,7 @@ void Graph::erase_node(Node* node) {
   if (!node->output->users.empty())
     throw Error(node->where(), "cannot erase: its output still has " +
                                    std::to_string(node->output->users.size()) + " user(s)");
-  if (std::find(outputs_.begin(), outputs_.end(), node->output) != outputs_.end())
+  if (is_output(node->output))
     throw Error(node->where(), "cannot erase: its output is a graph output");
   for (Value* in : node->inputs) drop_user(in, node);
   Value* out = node->output;
@@ -155,6 +163,18 @@ std::vector<Value*> Graph::params() const {
   std::vector<Value*> out;
   for (const auto& v : values_) {
     if (v->is_param()) out.push_back(v.get());
+  }
+  return out;
+}
+
+bool Graph::is_output(const Value* value) const {
+  return std::find(outputs_.begin(), outputs_.end(), value) != outputs_.end();
+}
+
+std::vector<Node*> Graph::nodes_of_op(const std::string& op) const {
+  std::vector<Node*> out;
+  for (const auto& node : nodes_) {
+    if (node->op == op) out.push_back(node.get());
   }
   return out;
 }

@@ -6,9 +6,10 @@
 // its output. Nodes are kept in topological order. Both are owned through
 // unique_ptr, so raw pointers are stable handles for the graph's lifetime.
 //
-// Rewrites go through the Graph: replace_all_uses() is the one way to rewire
-// users, set_input() changes one input of one node, erase_node() refuses a
-// node whose output is still used. verify() (ir/verify.h) checks all of this.
+// Rewrites go through the Graph, which keeps user lists right:
+// replace_all_uses() moves every use of a value, set_input() and
+// add_input_to() change one node's inputs, erase_node() refuses a node whose
+// output is still used. verify() (ir/verify.h) checks all of this.
 #pragma once
 
 #include <map>
@@ -32,6 +33,8 @@ struct Value {
   std::shared_ptr<const Tensor> data;   // set for parameters only
 
   bool is_param() const { return data != nullptr; }
+  // "bn1, relu1": the users' names in order, leaving out `except`; for messages.
+  std::string user_names(const Node* except = nullptr) const;
 };
 
 // An attribute is an integer, a real, a list of integers or a string.
@@ -90,6 +93,9 @@ class Graph {
   const std::vector<Value*>& inputs() const { return inputs_; }
   const std::vector<Value*>& outputs() const { return outputs_; }
   std::vector<Value*> params() const;  // in the order they were added
+  bool is_output(const Value* value) const;
+  // The nodes running `op`, in order: a copy, so a pass may erase nodes while it walks them.
+  std::vector<Node*> nodes_of_op(const std::string& op) const;
   size_t count_op(const std::string& op) const;
 
  private:

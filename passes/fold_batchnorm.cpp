@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "ir/attrs.h"
 #include "ir/error.h"
 
@@ -36,11 +38,17 @@ static void check_vector(const ir::Tensor& t, const std::string& what, int64_t c
   }
 }
 
+// A per-channel vector in double: `t`'s values, or `fallback` everywhere when it is absent.
+static Eigen::VectorXd channel_vector(const ir::Tensor* t, int64_t channels, double fallback) {
+  if (!t) return Eigen::VectorXd::Constant(channels, fallback);
+  return Eigen::Map<const Eigen::VectorXf>(t->data.data(), channels).cast<double>();
+}
+
 // fold_bn_weights' checks, and s = gamma / sqrt(var + eps) per channel.
-static std::vector<double> checked_scales(const ir::Tensor& weight, const ir::Tensor* bias,
-                                          const ir::Tensor& mean, const ir::Tensor& var,
-                                          double eps, const ir::Tensor* gamma,
-                                          const ir::Tensor* beta, const std::string& where) {
+static Eigen::VectorXd checked_scales(const ir::Tensor& weight, const ir::Tensor* bias,
+                                      const ir::Tensor& mean, const ir::Tensor& var, double eps,
+                                      const ir::Tensor* gamma, const ir::Tensor* beta,
+                                      const std::string& where) {
   if (weight.shape.empty() || weight.shape[0] <= 0 ||
       ir::shape_numel(weight.shape) != weight.numel())
     throw Error(where, "weight: expected a tensor with output channels in dim 0, got shape " +
@@ -53,14 +61,14 @@ static std::vector<double> checked_scales(const ir::Tensor& weight, const ir::Te
   if (gamma) check_vector(*gamma, "weight (gamma)", channels, where);
   if (beta) check_vector(*beta, "bias (beta)", channels, where);
 
-  std::vector<double> scale(static_cast<size_t>(channels));
+  Eigen::VectorXd scale = channel_vector(gamma, channels, 1.0);
   for (int64_t c = 0; c < channels; ++c) {
     double denom = static_cast<double>(var.data[c]) + eps;
     if (!(denom > 0))
       throw Error(where, "channel " + std::to_string(c) +
                              ": running_var + eps must be positive, got " + num_str(var.data[c]) +
                              " + " + num_str(eps));
-    scale[c] = (gamma ? gamma->data[c] : 1.0) / std::sqrt(denom);
+    scale[c] /= std::sqrt(denom);
   }
   return scale;
 }
@@ -69,36 +77,21 @@ FoldedWeights fold_bn_weights(ir::Tensor weight, const ir::Tensor* bias,
                               const ir::Tensor& mean, const ir::Tensor& var, double eps,
                               const ir::Tensor* gamma, const ir::Tensor* beta,
                               const std::string& where) {
-  const std::vector<double> scale =
-      checked_scales(weight, bias, mean, var, eps, gamma, beta, where);
+  const Eigen::VectorXd scale = checked_scales(weight, bias, mean, var, eps, gamma, beta, where);
   const int64_t channels = weight.shape[0];
-  const int64_t per_channel = weight.numel() / channels;
   FoldedWeights out{std::move(weight), ir::Tensor(ir::Shape{channels})};
-  for (int64_t c = 0; c < channels; ++c) {
-    const double s = scale[c];
-    double be = beta ? beta->data[c] : 0.0;
-    double b = bias ? bias->data[c] : 0.0;
-    for (int64_t i = c * per_channel; i < (c + 1) * per_channel; ++i)
-      out.weight.data[i] = static_cast<float>(out.weight.data[i] * s);
-    out.bias.data[c] = static_cast<float>((b - mean.data[c]) * s + be);
-  }
+  // The weight as [OC, rest], row c scaled by s[c]: each product in double,
+  // rounded once to float32, in place.
+  Eigen::Map<Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> rows(
+      out.weight.data.data(), channels, out.weight.numel() / channels);
+  rows = (scale.asDiagonal() * rows.cast<double>()).cast<float>();
+  // b' = (b - mean) * s + beta
+  Eigen::Map<Eigen::VectorXf>(out.bias.data.data(), channels) =
+      ((channel_vector(bias, channels, 0.0) - channel_vector(&mean, channels, 0.0))
+           .cwiseProduct(scale) +
+       channel_vector(beta, channels, 0.0))
+          .cast<float>();
   return out;
-}
-
-static bool is_graph_output(const ir::Graph& graph, const ir::Value* v) {
-  for (const ir::Value* out : graph.outputs()) {
-    if (out == v) return true;
-  }
-  return false;
-}
-
-// "bn1, relu1": the names of `v`'s users other than `except`.
-static std::string user_names(const ir::Value& v, const ir::Node* except = nullptr) {
-  std::string s;
-  for (const ir::Node* user : v.users) {
-    if (user != except) s += (s.empty() ? "" : ", ") + user->name;
-  }
-  return s;
 }
 
 // Why `bn` cannot be folded into the node producing its input; "" if it can.
@@ -112,8 +105,8 @@ static std::string refusal(const ir::Graph& graph, const ir::Node& bn) {
   const std::string who = producer->op + " '" + producer->name + "'";
   if (x->users.size() != 1)
     return "the output of " + who + " has " + std::to_string(x->users.size()) + " users (" +
-           user_names(*x) + "); folding would change what the others read";
-  if (is_graph_output(graph, x))
+           x->user_names() + "); folding would change what the others read";
+  if (graph.is_output(x))
     return "the output of " + who + " is also a graph output; folding would change it";
   size_t rank = producer->op == "conv2d" ? 4 : 2;
   if (x->shape.size() != rank)
@@ -126,7 +119,7 @@ static std::string refusal(const ir::Graph& graph, const ir::Node& bn) {
     if (!p->is_param()) return who + ": " + names[i] + " '" + p->name + "' is not a parameter";
     if (p->users.size() != 1)
       return who + ": " + names[i] + " '" + p->name + "' is also used by " +
-             user_names(*p, producer);
+             p->user_names(producer);
   }
   for (size_t i = 1; i < bn.inputs.size(); ++i) {
     if (!bn.inputs[i]->is_param())
@@ -177,13 +170,7 @@ static void fold_one(ir::Graph& graph, ir::Node* bn) {
 
 PassReport fold_batchnorm(ir::Graph& graph) {
   PassReport report;
-  report.pass = "fold_batchnorm";
-  // Collected first: folding erases nodes from the list being walked.
-  std::vector<ir::Node*> batchnorms;
-  for (const auto& node : graph.nodes()) {
-    if (node->op == "batchnorm") batchnorms.push_back(node.get());
-  }
-  for (ir::Node* bn : batchnorms) {
+  for (ir::Node* bn : graph.nodes_of_op("batchnorm")) {
     std::string reason = refusal(graph, *bn);
     if (!reason.empty()) {
       report.skipped.push_back({bn->name, reason});

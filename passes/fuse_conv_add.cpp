@@ -14,13 +14,6 @@
 
 namespace kiln::passes {
 
-static bool is_graph_output(const ir::Graph& graph, const ir::Value* v) {
-  for (const ir::Value* out : graph.outputs()) {
-    if (out == v) return true;
-  }
-  return false;
-}
-
 // Why operand `v` of `add` cannot be the conv fused into it; "" if it can.
 static std::string conv_refusal(const ir::Graph& graph, const ir::Value& v) {
   const ir::Node* conv = v.producer;
@@ -28,7 +21,7 @@ static std::string conv_refusal(const ir::Graph& graph, const ir::Value& v) {
   if (conv->op != "conv2d") return "'" + v.name + "' is produced by " + conv->op + ", not conv2d";
   if (v.users.size() != 1)
     return "conv2d '" + conv->name + "' has " + std::to_string(v.users.size()) + " users";
-  if (is_graph_output(graph, &v)) return "conv2d '" + conv->name + "' is also a graph output";
+  if (graph.is_output(&v)) return "conv2d '" + conv->name + "' is also a graph output";
   std::string activation = ir::attr_string(*conv, "activation", "none");
   if (activation != "none")
     return "conv2d '" + conv->name + "' applies " + activation + " before the add";
@@ -39,7 +32,7 @@ static std::string conv_refusal(const ir::Graph& graph, const ir::Value& v) {
 // output is not a graph output; else null.
 static ir::Node* relu_after(const ir::Graph& graph, const ir::Node& add) {
   const ir::Value* y = add.output;
-  if (y->users.size() != 1 || y->users[0]->op != "relu" || is_graph_output(graph, y))
+  if (y->users.size() != 1 || y->users[0]->op != "relu" || graph.is_output(y))
     return nullptr;
   return y->users[0];
 }
@@ -67,13 +60,7 @@ static void fuse_one(ir::Graph& graph, ir::Node* add, size_t conv_operand, ir::N
 
 PassReport fuse_conv_add(ir::Graph& graph) {
   PassReport report;
-  report.pass = "fuse_conv_add";
-  // Collected first: fusing erases nodes from the list being walked.
-  std::vector<ir::Node*> adds;
-  for (const auto& node : graph.nodes()) {
-    if (node->op == "add") adds.push_back(node.get());
-  }
-  for (ir::Node* add : adds) {
+  for (ir::Node* add : graph.nodes_of_op("add")) {
     std::string why_a = conv_refusal(graph, *add->inputs.at(0));
     std::string why_b = conv_refusal(graph, *add->inputs.at(1));
     if (!why_a.empty() && !why_b.empty()) {

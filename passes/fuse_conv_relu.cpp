@@ -11,20 +11,6 @@
 
 namespace kiln::passes {
 
-static bool is_graph_output(const ir::Graph& graph, const ir::Value* v) {
-  for (const ir::Value* out : graph.outputs()) {
-    if (out == v) return true;
-  }
-  return false;
-}
-
-// "relu, add": the names of `v`'s users.
-static std::string user_names(const ir::Value& v) {
-  std::string s;
-  for (const ir::Node* user : v.users) s += (s.empty() ? "" : ", ") + user->name;
-  return s;
-}
-
 // Why `relu` cannot move into the node producing its input; "" if it can.
 static std::string refusal(const ir::Graph& graph, const ir::Node& relu) {
   const ir::Value* x = relu.inputs.at(0);
@@ -36,8 +22,8 @@ static std::string refusal(const ir::Graph& graph, const ir::Node& relu) {
   const std::string who = conv->op + " '" + conv->name + "'";
   if (x->users.size() != 1)
     return "the output of " + who + " has " + std::to_string(x->users.size()) + " users (" +
-           user_names(*x) + "); fusing would change what the others read";
-  if (is_graph_output(graph, x))
+           x->user_names() + "); fusing would change what the others read";
+  if (graph.is_output(x))
     return "the output of " + who + " is also a graph output; fusing would change it";
   std::string activation = ir::attr_string(*conv, "activation", "none");
   if (activation != "none") return who + " already applies " + activation;
@@ -46,13 +32,7 @@ static std::string refusal(const ir::Graph& graph, const ir::Node& relu) {
 
 PassReport fuse_conv_relu(ir::Graph& graph) {
   PassReport report;
-  report.pass = "fuse_conv_relu";
-  // Collected first: fusing erases nodes from the list being walked.
-  std::vector<ir::Node*> relus;
-  for (const auto& node : graph.nodes()) {
-    if (node->op == "relu") relus.push_back(node.get());
-  }
-  for (ir::Node* relu : relus) {
+  for (ir::Node* relu : graph.nodes_of_op("relu")) {
     std::string reason = refusal(graph, *relu);
     if (!reason.empty()) {
       report.skipped.push_back({relu->name, reason});

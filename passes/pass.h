@@ -16,6 +16,7 @@ struct Skip {
 };
 
 struct PassReport {
+  // The Pass::name that run_passes() ran it under; empty from a pass called alone.
   std::string pass;
   std::vector<std::string> changed;  // one line per rewrite, e.g. "bn1 into conv1"
   std::vector<Skip> skipped;

@@ -1,6 +1,9 @@
 // Layouts between ops: a conv writes the layout oneDNN chose for it (nChw16c
 // or nhwc, depending on the CPU); relu, batchnorm, add, pooling and flatten
 // must take it as it is, with right results and no reorders in between.
+// Without AVX2 oneDNN may run these small convs in the plain layout: the
+// layout checks are then skipped with a message (tests/isa.h), the results
+// still checked.
 #include <doctest/doctest.h>
 
 #include "engine/engine.h"
@@ -8,6 +11,7 @@
 #include "ir/verify.h"
 #include "ops/common.h"
 #include "ops/registry.h"
+#include "tests/isa.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -62,20 +66,22 @@ TEST_CASE("conv2d -> relu -> batchnorm stays in the conv's layout and matches th
   ir::verify(g, ops::registry().schemas());
 
   engine::Plan plan = engine::compile(g, 2);
-  std::vector<std::string> ops = step_ops(plan);
-  // Optionally a reorder of x into the conv's src layout, then the three ops
-  // back to back, then one reorder to the plain output.
-  REQUIRE(ops.size() >= 4);
-  size_t first = ops.size() - 4;
-  CHECK(ops[first] == "conv2d");
-  CHECK(ops[first + 1] == "relu");
-  CHECK(ops[first + 2] == "batchnorm");
-  CHECK(ops[first + 3] == "reorder");
-  // oneDNN picks nChw16c or nhwc (acdb) depending on the CPU; either way not plain.
-  const dnnl::memory::desc& conv_layout = output_desc(plan, first);
-  CHECK(conv_layout != ops::plain_desc({2, OC, 9, 11}));
-  CHECK(output_desc(plan, first + 1) == conv_layout);
-  CHECK(output_desc(plan, first + 2) == conv_layout);
+  if (!skip_without_avx2("the layout checks, as oneDNN may keep the conv plain")) {
+    std::vector<std::string> ops = step_ops(plan);
+    // Optionally a reorder of x into the conv's src layout, then the three ops
+    // back to back, then one reorder to the plain output.
+    REQUIRE(ops.size() >= 4);
+    size_t first = ops.size() - 4;
+    CHECK(ops[first] == "conv2d");
+    CHECK(ops[first + 1] == "relu");
+    CHECK(ops[first + 2] == "batchnorm");
+    CHECK(ops[first + 3] == "reorder");
+    // oneDNN picks nChw8c, nChw16c or nhwc (acdb) depending on the CPU; never plain.
+    const dnnl::memory::desc& conv_layout = output_desc(plan, first);
+    CHECK(conv_layout != ops::plain_desc({2, OC, 9, 11}));
+    CHECK(output_desc(plan, first + 1) == conv_layout);
+    CHECK(output_desc(plan, first + 2) == conv_layout);
+  }
 
   engine::Context ctx(plan);
   ir::Tensor got = ctx.run({x}).at(0);

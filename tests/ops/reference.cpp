@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -27,11 +29,30 @@ static RefTensor zeros(const ir::Shape& shape) {
   return {shape, std::vector<double>(static_cast<size_t>(numel(shape)), 0.0)};
 }
 
+// `t`'s data from element `offset` on as a row-major [rows, cols] matrix.
+using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+static Eigen::Map<RowMajor> matrix(RefTensor& t, int64_t offset, int64_t rows, int64_t cols) {
+  return {t.data.data() + offset, rows, cols};
+}
+static Eigen::Map<const RowMajor> matrix(const RefTensor& t, int64_t offset, int64_t rows,
+                                         int64_t cols) {
+  return {t.data.data() + offset, rows, cols};
+}
+// `count` elements of `t` from `offset` on as a column vector.
+static Eigen::Map<const Eigen::VectorXd> column(const RefTensor& t, int64_t offset,
+                                                 int64_t count) {
+  return {t.data.data() + offset, count};
+}
+
 // Index of [a, b, c, d] in a C-ordered rank-4 shape.
 static size_t at4(const ir::Shape& s, int64_t a, int64_t b, int64_t c, int64_t d) {
   return static_cast<size_t>(((a * s[1] + b) * s[2] + c) * s[3] + d);
 }
 
+// As a matrix product per sample and group: y[oc, pixel] = sum over (ic, kh,
+// kw) of w[oc, (ic, kh, kw)] * patches[(ic, kh, kw), pixel], where patches
+// holds, for each output pixel, the input values under the kernel (0 in the
+// padding).
 RefTensor ref_conv2d(const RefTensor& x, const RefTensor& weight, const RefTensor* bias,
                      std::vector<int64_t> stride, std::vector<int64_t> padding,
                      std::vector<int64_t> dilation, int64_t groups) {
@@ -40,42 +61,43 @@ RefTensor ref_conv2d(const RefTensor& x, const RefTensor& weight, const RefTenso
   const int64_t icg = C / groups, ocg = OC / groups;
   const int64_t OH = (H + 2 * padding[0] - dilation[0] * (KH - 1) - 1) / stride[0] + 1;
   const int64_t OW = (W + 2 * padding[1] - dilation[1] * (KW - 1) - 1) / stride[1] + 1;
+  const int64_t taps = icg * KH * KW;
   RefTensor y = zeros({N, OC, OH, OW});
+  Eigen::MatrixXd patches(taps, OH * OW);
   for (int64_t n = 0; n < N; ++n)
-    for (int64_t oc = 0; oc < OC; ++oc)
-      for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          double sum = bias ? bias->data[static_cast<size_t>(oc)] : 0.0;
-          const int64_t g = oc / ocg;
-          for (int64_t ic = 0; ic < icg; ++ic)
-            for (int64_t kh = 0; kh < KH; ++kh)
-              for (int64_t kw = 0; kw < KW; ++kw) {
+    for (int64_t g = 0; g < groups; ++g) {
+      for (int64_t ic = 0; ic < icg; ++ic)
+        for (int64_t kh = 0; kh < KH; ++kh)
+          for (int64_t kw = 0; kw < KW; ++kw)
+            for (int64_t oh = 0; oh < OH; ++oh)
+              for (int64_t ow = 0; ow < OW; ++ow) {
                 int64_t ih = oh * stride[0] - padding[0] + kh * dilation[0];
                 int64_t iw = ow * stride[1] - padding[1] + kw * dilation[1];
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                sum += x.data[at4(x.shape, n, g * icg + ic, ih, iw)] *
-                       weight.data[at4(weight.shape, oc, ic, kh, kw)];
+                bool inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+                patches((ic * KH + kh) * KW + kw, oh * OW + ow) =
+                    inside ? x.data[at4(x.shape, n, g * icg + ic, ih, iw)] : 0.0;
               }
-          y.data[at4(y.shape, n, oc, oh, ow)] = sum;
-        }
+      auto y_group = matrix(y, (n * OC + g * ocg) * OH * OW, ocg, OH * OW);
+      y_group.noalias() = matrix(weight, g * ocg * taps, ocg, taps) * patches;
+      if (bias) y_group.colwise() += column(*bias, g * ocg, ocg);
+    }
   return y;
 }
 
+// Per sample, x as [C, inner]: y = diag(s) * (x - mean) + beta, s = gamma / sqrt(var + eps).
 RefTensor ref_batchnorm(const RefTensor& x, const RefTensor& mean, const RefTensor& var,
                         const RefTensor* gamma, const RefTensor* beta, double eps) {
   const int64_t N = x.shape[0], C = x.shape[1];
   const int64_t inner = numel(x.shape) / (N * C);
+  Eigen::VectorXd scale = (column(var, 0, C).array() + eps).rsqrt();
+  if (gamma) scale = scale.cwiseProduct(column(*gamma, 0, C));
   RefTensor y = zeros(x.shape);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      const size_t ci = static_cast<size_t>(c);
-      double scale = 1.0 / std::sqrt(var.data[ci] + eps) * (gamma ? gamma->data[ci] : 1.0);
-      double shift = beta ? beta->data[ci] : 0.0;
-      for (int64_t i = 0; i < inner; ++i) {
-        size_t k = static_cast<size_t>((n * C + c) * inner + i);
-        y.data[k] = (x.data[k] - mean.data[ci]) * scale + shift;
-      }
-    }
+  for (int64_t n = 0; n < N; ++n) {
+    auto y_n = matrix(y, n * C * inner, C, inner);
+    y_n.noalias() = scale.asDiagonal() * (matrix(x, n * C * inner, C, inner).colwise() -
+                                          column(mean, 0, C));
+    if (beta) y_n.colwise() += column(*beta, 0, C);
+  }
   return y;
 }
 
@@ -99,17 +121,13 @@ RefTensor ref_flatten(const RefTensor& x, int64_t start_dim) {
   return {shape, x.data};
 }
 
+// y = x * weight^T + bias, x [N, IN], weight [OUT, IN].
 RefTensor ref_linear(const RefTensor& x, const RefTensor& weight, const RefTensor* bias) {
   const int64_t N = x.shape[0], IN = x.shape[1], OUT = weight.shape[0];
   RefTensor y = zeros({N, OUT});
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t o = 0; o < OUT; ++o) {
-      double sum = bias ? bias->data[static_cast<size_t>(o)] : 0.0;
-      for (int64_t i = 0; i < IN; ++i)
-        sum += x.data[static_cast<size_t>(n * IN + i)] *
-               weight.data[static_cast<size_t>(o * IN + i)];
-      y.data[static_cast<size_t>(n * OUT + o)] = sum;
-    }
+  auto y_rows = matrix(y, 0, N, OUT);
+  y_rows.noalias() = matrix(x, 0, N, IN) * matrix(weight, 0, OUT, IN).transpose();
+  if (bias) y_rows.rowwise() += column(*bias, 0, OUT).transpose();
   return y;
 }
 
@@ -179,11 +197,7 @@ RefTensor ref_avg_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
 RefTensor ref_global_avg_pool2d(const RefTensor& x) {
   const int64_t N = x.shape[0], C = x.shape[1], HW = x.shape[2] * x.shape[3];
   RefTensor y = zeros({N, C, 1, 1});
-  for (int64_t nc = 0; nc < N * C; ++nc) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < HW; ++i) sum += x.data[static_cast<size_t>(nc * HW + i)];
-    y.data[static_cast<size_t>(nc)] = sum / static_cast<double>(HW);
-  }
+  matrix(y, 0, N * C, 1) = matrix(x, 0, N * C, HW).rowwise().mean();
   return y;
 }
 

@@ -1,6 +1,7 @@
-// Plain-loop references for the op tests, in double, written from PyTorch's
-// definitions and sharing no code with ops/; plus the small harness that runs
-// a one-node graph through the engine and compares the result.
+// Plain references for the op tests, in double, written from PyTorch's
+// definitions and sharing no code with ops/ (conv2d, linear and batchnorm as
+// Eigen matrix expressions, the poolings as loops); plus the small harness
+// that runs a one-node graph through the engine and compares the result.
 #pragma once
 
 #include <cstdint>

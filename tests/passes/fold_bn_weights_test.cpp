@@ -1,5 +1,5 @@
-// fold_bn_weights, the fold's maths on its own, against plain double
-// references of conv/linear followed by batchnorm.
+// fold_bn_weights, the fold's maths on its own, against conv/linear followed
+// by batchnorm in double (the references of tests/ops/reference.h).
 #include "passes/fold_batchnorm.h"
 
 #include <doctest/doctest.h>
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ir/error.h"
+#include "tests/ops/reference.h"
 #include "tests/passes/fold_support.h"
 
 namespace {
@@ -20,87 +21,51 @@ using kiln::ir::Shape;
 using kiln::ir::Tensor;
 using kiln::passes::fold_bn_weights;
 using kiln::test::BnParams;
+using kiln::test::RefTensor;
+using kiln::test::ref_batchnorm;
+using kiln::test::ref_conv2d;
+using kiln::test::ref_linear;
 using kiln::test::random_bn;
 using kiln::test::random_tensor;
 using kiln::test::Rng;
+using kiln::test::to_ref;
 
-// --- plain double references -------------------------------------------------
+// --- the references: tests/ops/reference.h, in double -----------------------
 
 struct ConvGeometry {
   int64_t stride = 1, pad = 0, dilation = 1, groups = 1;
 };
 
-// y = conv2d(x, w, b) in double; x [N, IC, H, W], w [OC, IC/groups, KH, KW].
-std::vector<double> conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, ConvGeometry g,
-                             Shape* out_shape) {
-  const int64_t n = x.shape[0], ic = x.shape[1], h = x.shape[2], wd = x.shape[3];
-  const int64_t oc = w.shape[0], icg = w.shape[1], kh = w.shape[2], kw = w.shape[3];
-  const int64_t oh = (h + 2 * g.pad - g.dilation * (kh - 1) - 1) / g.stride + 1;
-  const int64_t ow = (wd + 2 * g.pad - g.dilation * (kw - 1) - 1) / g.stride + 1;
-  const int64_t ocg = oc / g.groups;
-  REQUIRE(icg * g.groups == ic);
-  *out_shape = {n, oc, oh, ow};
-  std::vector<double> y(static_cast<size_t>(n * oc * oh * ow));
-  for (int64_t in = 0; in < n; ++in)
-    for (int64_t o = 0; o < oc; ++o)
-      for (int64_t yi = 0; yi < oh; ++yi)
-        for (int64_t xi = 0; xi < ow; ++xi) {
-          double sum = b ? b->data[o] : 0.0;
-          int64_t group = o / ocg;
-          for (int64_t c = 0; c < icg; ++c)
-            for (int64_t ky = 0; ky < kh; ++ky)
-              for (int64_t kx = 0; kx < kw; ++kx) {
-                int64_t sy = yi * g.stride - g.pad + ky * g.dilation;
-                int64_t sx = xi * g.stride - g.pad + kx * g.dilation;
-                if (sy < 0 || sy >= h || sx < 0 || sx >= wd) continue;
-                int64_t cin = group * icg + c;
-                sum += static_cast<double>(x.data[((in * ic + cin) * h + sy) * wd + sx]) *
-                       w.data[((o * icg + c) * kh + ky) * kw + kx];
-              }
-          y[((in * oc + o) * oh + yi) * ow + xi] = sum;
-        }
-  return y;
+RefTensor conv_ref(const Tensor& x, const Tensor& w, const Tensor* b, ConvGeometry g) {
+  RefTensor bias = b ? to_ref(*b) : RefTensor{};
+  return ref_conv2d(to_ref(x), to_ref(w), b ? &bias : nullptr, {g.stride, g.stride},
+                    {g.pad, g.pad}, {g.dilation, g.dilation}, g.groups);
 }
 
-// y = linear(x, w, b) in double; x [N, IN], w [OUT, IN].
-std::vector<double> linear_ref(const Tensor& x, const Tensor& w, const Tensor* b) {
-  const int64_t n = x.shape[0], in = x.shape[1], out = w.shape[0];
-  std::vector<double> y(static_cast<size_t>(n * out));
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t o = 0; o < out; ++o) {
-      double sum = b ? b->data[o] : 0.0;
-      for (int64_t k = 0; k < in; ++k) sum += static_cast<double>(x.data[i * in + k]) * w.data[o * in + k];
-      y[i * out + o] = sum;
-    }
-  return y;
+RefTensor linear_ref(const Tensor& x, const Tensor& w, const Tensor* b) {
+  RefTensor bias = b ? to_ref(*b) : RefTensor{};
+  return ref_linear(to_ref(x), to_ref(w), b ? &bias : nullptr);
 }
 
-// Inference batchnorm in double on [N, C, spatial...] laid out as N x C x `spatial`.
-void bn_ref(std::vector<double>& y, int64_t channels, int64_t spatial, const BnParams& p,
-            double eps, bool affine) {
-  for (size_t i = 0; i < y.size(); ++i) {
-    int64_t c = static_cast<int64_t>(i) / spatial % channels;
-    double g = affine ? p.gamma.data[c] : 1.0;
-    double be = affine ? p.beta.data[c] : 0.0;
-    y[i] = (y[i] - p.mean.data[c]) / std::sqrt(static_cast<double>(p.var.data[c]) + eps) * g + be;
-  }
+// Inference batchnorm on [N, C] or [N, C, H, W], with or without gamma and beta.
+RefTensor bn_ref(const RefTensor& y, const BnParams& p, double eps, bool affine) {
+  RefTensor gamma = to_ref(p.gamma), beta = to_ref(p.beta);
+  return ref_batchnorm(y, to_ref(p.mean), to_ref(p.var), affine ? &gamma : nullptr,
+                       affine ? &beta : nullptr, eps);
 }
 
 // doctest::Contains takes a doctest::String; this takes a std::string.
 doctest::Contains contains(const std::string& text) { return doctest::Contains(text.c_str()); }
 
-double max_abs(const std::vector<double>& v) {
-  double m = 0;
-  for (double x : v) m = std::max(m, std::fabs(x));
-  return m;
-}
-
 // max |a - b| relative to max |b|.
-double relative_error(const std::vector<double>& a, const std::vector<double>& b) {
-  REQUIRE(a.size() == b.size());
-  double diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::fabs(a[i] - b[i]));
-  return diff / std::max(max_abs(b), 1e-30);
+double relative_error(const RefTensor& a, const RefTensor& b) {
+  REQUIRE(a.shape == b.shape);
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    diff = std::max(diff, std::fabs(a.data[i] - b.data[i]));
+    scale = std::max(scale, std::fabs(b.data[i]));
+  }
+  return diff / std::max(scale, 1e-30);
 }
 
 // --- the fold maths on its own -------------------------------------------------
@@ -121,19 +86,15 @@ void check_conv_fold(const ConvCase& cc, uint64_t seed) {
   Tensor b = random_tensor({cc.oc}, rng, -0.5, 0.5);
   BnParams bn = random_bn(cc.oc, rng);
 
-  Shape shape;
-  std::vector<double> expected = conv_ref(x, w, cc.bias ? &b : nullptr, cc.geometry, &shape);
-  bn_ref(expected, cc.oc, shape[2] * shape[3], bn, eps, cc.affine);
+  RefTensor expected =
+      bn_ref(conv_ref(x, w, cc.bias ? &b : nullptr, cc.geometry), bn, eps, cc.affine);
 
   auto folded = fold_bn_weights(w, cc.bias ? &b : nullptr, bn.mean, bn.var, eps,
                                 cc.affine ? &bn.gamma : nullptr, cc.affine ? &bn.beta : nullptr,
                                 "node 'bn' (batchnorm)");
   CHECK(folded.weight.shape == w.shape);
   CHECK(folded.bias.shape == Shape{cc.oc});
-  Shape folded_shape;
-  std::vector<double> got = conv_ref(x, folded.weight, &folded.bias, cc.geometry, &folded_shape);
-  CHECK(folded_shape == shape);
-  CHECK(relative_error(got, expected) < 1e-5);
+  CHECK(relative_error(conv_ref(x, folded.weight, &folded.bias, cc.geometry), expected) < 1e-5);
 }
 
 TEST_CASE("fold_bn_weights matches conv then batchnorm for plain, grouped, depthwise, bias-free "
@@ -159,8 +120,7 @@ TEST_CASE("fold_bn_weights matches linear then batchnorm on [N, C]") {
   Tensor b = random_tensor({6}, rng, -0.5, 0.5);
   BnParams bn = random_bn(6, rng);
 
-  std::vector<double> expected = linear_ref(x, w, &b);
-  bn_ref(expected, 6, 1, bn, eps, true);
+  RefTensor expected = bn_ref(linear_ref(x, w, &b), bn, eps, true);
   auto folded = fold_bn_weights(w, &b, bn.mean, bn.var, eps, &bn.gamma, &bn.beta, "bn");
   CHECK(relative_error(linear_ref(x, folded.weight, &folded.bias), expected) < 1e-5);
 }

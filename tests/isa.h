@@ -1,0 +1,34 @@
+// Whether this machine runs AVX2 code: the CPU has AVX2 and FMA, and oneDNN
+// may use them (ONEDNN_MAX_CPU_ISA=SSE41 forbids it). Without them Kiln's own
+// Winograd kernel (ops/winograd.cpp) does not exist, every Winograd request
+// falls back to direct, and oneDNN may run a small conv in the plain layout.
+//
+// doctest has no skip: a case that needs AVX2 starts with
+//   if (skip_without_avx2("Kiln's Winograd kernel")) return;
+// which leaves a MESSAGE saying what was skipped, and says so in a comment.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace kiln::test {
+
+inline bool has_avx2() {
+  const int effective = static_cast<int>(dnnl::get_effective_cpu_isa());
+  const int avx2 = static_cast<int>(dnnl::cpu_isa::avx2);
+  return (effective & avx2) == avx2 && __builtin_cpu_supports("avx2") &&
+         __builtin_cpu_supports("fma");
+}
+
+// True, with a MESSAGE naming `what` is skipped, where there is no AVX2.
+inline bool skip_without_avx2(const char* what) {
+  if (has_avx2()) return false;
+  MESSAGE("skipped without AVX2 and FMA (not on this CPU, or ONEDNN_MAX_CPU_ISA forbids them): "
+          << std::string(what));
+  return true;
+}
+
+}  // namespace kiln::test
