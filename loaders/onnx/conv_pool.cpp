@@ -32,7 +32,7 @@ std::vector<int64_t> int_list(const OnnxNode& n, const char* name, size_t count,
   for (int64_t x : v) ok = ok && x >= min && x <= kMaxWindowValue;
   if (!ok)
     n.fail(std::string("attribute '") + name + "': expected " + std::to_string(count) +
-           (min > 0 ? " positive" : " non-negative") + " integers, got " + ir::shape_str(v));
+           (min > 0 ? " positive" : " non-negative") + " integers, got " + list_str(v));
   return v;
 }
 
@@ -45,7 +45,7 @@ Window read_window(const OnnxNode& n, const ir::Shape& x, const std::vector<int6
   if (auto_pad == "NOTSET") {
     std::vector<int64_t> pads = int_list(n, "pads", 4, 0, {0, 0, 0, 0});
     if (pads[0] != pads[2] || pads[1] != pads[3])
-      n.unsupported("pads " + ir::shape_str(pads) + " differ at the start and the end of a dimension "
+      n.unsupported("pads " + list_str(pads) + " differ at the start and the end of a dimension "
                     "(Kiln pads both sides alike)");
     w.padding = {pads[0], pads[1]};
     return w;
@@ -122,7 +122,7 @@ void convert_conv(OnnxNode& n) {
   ir::Value* x = image_input(n);
   const std::vector<int64_t> kernel = {w->shape[2], w->shape[3]};
   if (n.has_attr("kernel_shape") && n.attr_ints("kernel_shape", {}) != kernel)
-    n.fail("attribute 'kernel_shape' " + ir::shape_str(n.attr_ints("kernel_shape", {})) +
+    n.fail("attribute 'kernel_shape' " + list_str(n.attr_ints("kernel_shape", {})) +
            " disagrees with the weight " + ir::shape_str(w->shape));
   if (kernel[0] > kMaxWindowValue || kernel[1] > kMaxWindowValue)
     n.fail("weight " + ir::shape_str(w->shape) + ": kernel too large");

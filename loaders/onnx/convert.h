@@ -105,6 +105,9 @@ class OnnxNode {
   std::string name_;
 };
 
+// "[-1, 0, 2]": integers as written (ir::shape_str would print -1 as N).
+std::string list_str(const std::vector<int64_t>& values);
+
 // The attribute's type, inferred from the field that is set when the
 // producer left `type` out.
 int attribute_type(const ::onnx::AttributeProto& a);

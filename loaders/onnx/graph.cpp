@@ -210,17 +210,24 @@ class GraphConverter {
     }
     std::vector<size_t> cycle(std::find(path.begin(), path.end(), at), path.end());
     std::reverse(cycle.begin(), cycle.end());  // in the direction data flows
+    std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
     std::string text = "the graph has a cycle: ";
     for (size_t k = 0; k < cycle.size() && k < 8; ++k) text += node_label(g_.node(static_cast<int>(cycle[k]))) + " -> ";
     return text + (cycle.size() > 8 ? "... -> " : "") + node_label(g_.node(static_cast<int>(cycle[0])));
   }
 
+  // Marks the node's outputs as values Kiln cannot compute; a node of an
+  // op Kiln has that reads them is skipped without a report of its own.
+  void poison_outputs(const NodeProto& node) {
+    for (const std::string& out : node.output()) {
+      if (!out.empty()) conv_.values[out] = Entry{};
+    }
+  }
+
   void refuse(const NodeProto& node, int64_t opset, const std::string& reason) {
     const std::string& name = !node.name().empty() ? node.name() : node.output_size() ? node.output(0) : "";
     refusals_.push_back({name, node.op_type(), node.domain(), reason, opset});
-    for (const std::string& out : node.output()) {
-      if (!out.empty()) conv_.values[out] = Entry{};  // poisons its readers
-    }
+    poison_outputs(node);
   }
 
   void convert_node(const NodeProto& node) {
@@ -228,13 +235,13 @@ class GraphConverter {
     auto opset = opsets_.find(standard ? "" : node.domain());
     if (opset == opsets_.end())
       fail(node_label(node) + ": domain '" + node.domain() + "' is not in the model's opset_import");
+    Handler handler = standard ? find_handler(node.op_type()) : nullptr;
+    if (!handler) return refuse(node, opset->second, "");
     for (const std::string& in : node.input()) {
       if (in.empty()) continue;
       const Entry& e = conv_.values.at(in);  // defined: the nodes are in topological order
-      if (!e.value && !e.constant) return refuse(node, opset->second, "");  // after a refused node
+      if (!e.value && !e.constant) return poison_outputs(node);  // reads what a refused node computes
     }
-    Handler handler = standard ? find_handler(node.op_type()) : nullptr;
-    if (!handler) return refuse(node, opset->second, "");
     if (node.output_size() == 0 || node.output(0).empty()) fail(node_label(node) + ": output 0 is missing");
     OnnxNode view(conv_, node, opset->second);
     try {

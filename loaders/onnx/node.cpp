@@ -111,6 +111,12 @@ void OnnxNode::set_constant(size_t output, Constant constant) {
 
 // --- attributes ------------------------------------------------------------------
 
+std::string list_str(const std::vector<int64_t>& values) {
+  std::string s = "[";
+  for (size_t i = 0; i < values.size(); ++i) s += (i ? ", " : "") + std::to_string(values[i]);
+  return s + "]";
+}
+
 int attribute_type(const AttributeProto& a) {
   if (a.type() != AttributeProto::UNDEFINED) return a.type();
   if (a.has_f()) return AttributeProto::FLOAT;

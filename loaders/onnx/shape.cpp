@@ -82,13 +82,13 @@ ir::Shape resolve_target(const OnnxNode& n, const ir::Shape& in, bool allowzero)
     else if (t == 0 && !allowzero && i < in.size()) out.push_back(in[i]);
     else if (t == -1 && infer < 0) infer = static_cast<int>(i), out.push_back(1);
     else if (t >= 1) out.push_back(t);
-    else n.fail("shape " + ir::shape_str(target) + ": element " + std::to_string(i) + " is invalid");
+    else n.fail("shape " + list_str(target) + ": element " + std::to_string(i) + " is invalid");
   }
   const bool out_batch = !out.empty() && out[0] == ir::kBatch;
   const int64_t have = known_numel(n, in), want = known_numel(n, out);
   if (infer >= 0) {
     if (have % want != 0)
-      n.fail("cannot reshape " + ir::shape_str(in) + " to " + ir::shape_str(target));
+      n.fail("cannot reshape " + ir::shape_str(in) + " to " + list_str(target));
     out[static_cast<size_t>(infer)] = have / want;
     if (in_batch && !out_batch) {
       if (have / want != 1) n.unsupported("a reshape that merges the batch with other dimensions");
@@ -97,7 +97,7 @@ ir::Shape resolve_target(const OnnxNode& n, const ir::Shape& in, bool allowzero)
   } else if (in_batch != out_batch) {
     n.unsupported("a reshape that gives the batch dimension a fixed size");
   } else if (have != want) {
-    n.fail("cannot reshape " + ir::shape_str(in) + " to " + ir::shape_str(target));
+    n.fail("cannot reshape " + ir::shape_str(in) + " to " + list_str(target));
   }
   return out;
 }
@@ -180,12 +180,12 @@ void convert_unsqueeze(OnnxNode& n) {
   const ir::Shape in = n.constant(0)->shape;
   const int64_t rank = static_cast<int64_t>(in.size() + axes.size());
   if (axes.empty() || rank > static_cast<int64_t>(kMaxRank))
-    n.fail("axes " + ir::shape_str(axes) + ": expected 1 to " + std::to_string(kMaxRank - in.size()) + " axes");
+    n.fail("axes " + list_str(axes) + ": expected 1 to " + std::to_string(kMaxRank - in.size()) + " axes");
   std::vector<bool> inserted(static_cast<size_t>(rank), false);
   for (int64_t a : axes) {
     const int64_t axis = a < 0 ? a + rank : a;
     if (axis < 0 || axis >= rank || inserted[static_cast<size_t>(axis)])
-      n.fail("axes " + ir::shape_str(axes) + ": expected distinct axes in [" + std::to_string(-rank) + ", " +
+      n.fail("axes " + list_str(axes) + ": expected distinct axes in [" + std::to_string(-rank) + ", " +
              std::to_string(rank) + ")");
     inserted[static_cast<size_t>(axis)] = true;
   }
