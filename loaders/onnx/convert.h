@@ -4,7 +4,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -23,12 +25,22 @@ struct Unsupported {
   std::string reason;
 };
 
+// Thrown by OnnxNode when an input is unknown (see Entry): the node is
+// skipped without a report of its own, and its outputs are unknown too.
+struct UnknownInput {};
+
 // What an ONNX value name stands for: an activation (a graph input or a Kiln
-// node's output), a constant, or neither: the output of a node Kiln cannot
-// run, which poisons the nodes that read it.
+// node's output), a constant, or neither: unknown, because a node before it
+// cannot run. An unknown value is `runtime` when it is surely computed at
+// run time (an activation), not a constant whose value is missing (the
+// shape of an unknown activation); handlers then still see that it is not
+// a constant, so a Concat of it is reported, and a Shape of it is not.
 struct Entry {
   ir::Value* value = nullptr;
   std::shared_ptr<const Constant> constant;
+  bool runtime = false;
+
+  bool known() const { return value || constant; }
 };
 
 // The state shared by all nodes of one conversion.
@@ -42,6 +54,15 @@ struct Conversion {
   std::unordered_map<std::string, Entry> values;            // by ONNX value name
   std::unordered_set<std::string> names;                    // Kiln names taken
   std::unordered_map<const Constant*, ir::Value*> params;   // constants made parameters
+  // Parameters derived from a constant (transposed, scaled), by constant and
+  // how, so a weight shared by many nodes is derived once.
+  std::map<std::pair<const Constant*, std::string>, ir::Value*> derived;
+  // Float32 bytes the model holds (initializers, Constant nodes) and bytes
+  // the conversion copied into new tensors: the copies may not outgrow the
+  // model (kMaxDerivedBytes beyond it), whatever a hostile graph asks for.
+  uint64_t weight_bytes = 0;
+  uint64_t copied_bytes = 0;
+  void count_copy(uint64_t bytes, const std::string& where);
 
   // `base` if no Kiln value has it yet, else base_1, base_2, ...; taken.
   std::string take_name(const std::string& base);
@@ -64,7 +85,7 @@ class OnnxNode {
   // A feature Kiln lacks: listed with the other unsupported nodes.
   [[noreturn]] void unsupported(const std::string& why) const;
 
-  // --- inputs
+  // --- inputs (each throws UnknownInput where an unknown input leaves it no answer)
   bool has_input(size_t i) const;  // present and not omitted
   const std::string& input_name(size_t i) const;
   bool is_constant(size_t i) const;
@@ -76,8 +97,11 @@ class OnnxNode {
   const std::vector<int64_t>& ints(size_t i) const;
   // A float32 constant input as a Kiln parameter, made once per constant.
   ir::Value* param(size_t i);
-  // A parameter derived from input i's data (transposed, scaled, ...).
-  ir::Value* new_param(size_t i, ir::Tensor tensor);
+  // A parameter derived from constant input i (transposed, scaled, ...):
+  // `make()` runs once per constant and `how` (e.g. "transposed, x0.5").
+  ir::Value* derived_param(size_t i, const std::string& how, const std::function<ir::Tensor()>& make);
+  // Counts the float32 bytes of a constant the model holds (a Constant node's value).
+  void count_weight_bytes(const Constant& c);
 
   // --- outputs
   // Appends a Kiln node named after this one (its output is output 0) and

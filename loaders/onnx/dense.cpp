@@ -28,17 +28,19 @@ ir::Value* weight(OnnxNode& n, size_t i, bool transposed, float scale) {
   std::shared_ptr<const Constant> b = n.constant(i);
   if (b->shape.size() != 2) n.fail("input " + std::to_string(i) + " " + ir::shape_str(b->shape) + ": expected a matrix");
   if (transposed && scale == 1.0f) return n.param(i);
-  if (b->type != Constant::Type::f32) n.fail("input " + std::to_string(i) + ": expected float32 data");
-  const int64_t rows = b->shape[0], cols = b->shape[1];
-  ir::Tensor w(transposed ? ir::Shape{rows, cols} : ir::Shape{cols, rows});
-  const ir::TensorData& src = b->f32->data;
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) {
-      const float v = src[static_cast<size_t>(r * cols + c)] * scale;
-      w.data[static_cast<size_t>(transposed ? r * cols + c : c * rows + r)] = v;
+  const std::string how = std::string(transposed ? "" : "transposed, ") + "x" + std::to_string(scale);
+  return n.derived_param(i, how, [&] {
+    const int64_t rows = b->shape[0], cols = b->shape[1];
+    ir::Tensor w(transposed ? ir::Shape{rows, cols} : ir::Shape{cols, rows});
+    const ir::TensorData& src = b->f32->data;
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const float v = src[static_cast<size_t>(r * cols + c)] * scale;
+        w.data[static_cast<size_t>(transposed ? r * cols + c : c * rows + r)] = v;
+      }
     }
-  }
-  return n.new_param(i, std::move(w));
+    return w;
+  });
 }
 
 // Gemm's C as a bias [OUT], or nullptr when beta is 0.
@@ -53,9 +55,11 @@ ir::Value* gemm_bias(OnnxNode& n, int64_t out, float beta) {
     n.unsupported("C of shape " + ir::shape_str(s) + " (Kiln's linear adds a bias [" +
                   std::to_string(out) + "]; other shapes wait for broadcast add)");
   if (s == ir::Shape{out} && beta == 1.0f) return n.param(2);
-  ir::Tensor bias(ir::Shape{out});
-  for (int64_t o = 0; o < out; ++o) bias.data[static_cast<size_t>(o)] = c->f32->data[vector ? o : 0] * beta;
-  return n.new_param(2, std::move(bias));
+  return n.derived_param(2, "bias [" + std::to_string(out) + "], x" + std::to_string(beta), [&] {
+    ir::Tensor bias(ir::Shape{out});
+    for (int64_t o = 0; o < out; ++o) bias.data[static_cast<size_t>(o)] = c->f32->data[vector ? o : 0] * beta;
+    return bias;
+  });
 }
 
 }  // namespace

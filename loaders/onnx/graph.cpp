@@ -88,7 +88,9 @@ class GraphConverter {
       const std::string where = file_ + ": initializer '" + t.name() + "'";
       if (t.name().empty()) fail("an initializer has no name");
       if (conv_.values.count(t.name())) throw Error(where, "the name is used twice");
-      conv_.values[t.name()] = Entry{nullptr, read_tensor(t, where, conv_.files)};
+      std::shared_ptr<const Constant> c = read_tensor(t, where, conv_.files);
+      if (c->type == Constant::Type::f32) conv_.weight_bytes += c->f32->data.size() * sizeof(float);
+      conv_.values[t.name()] = Entry{nullptr, std::move(c)};
       t.clear_raw_data();  // read: the bytes now live in the constant
     }
   }
@@ -216,18 +218,29 @@ class GraphConverter {
     return text + (cycle.size() > 8 ? "... -> " : "") + node_label(g_.node(static_cast<int>(cycle[0])));
   }
 
-  // Marks the node's outputs as values Kiln cannot compute; a node of an
-  // op Kiln has that reads them is skipped without a report of its own.
-  void poison_outputs(const NodeProto& node) {
+  // Marks the node's outputs unknown (see Entry).
+  void unknown_outputs(const NodeProto& node, bool runtime) {
     for (const std::string& out : node.output()) {
-      if (!out.empty()) conv_.values[out] = Entry{};
+      if (!out.empty()) conv_.values[out] = Entry{nullptr, nullptr, runtime};
     }
   }
 
   void refuse(const NodeProto& node, int64_t opset, const std::string& reason) {
     const std::string& name = !node.name().empty() ? node.name() : node.output_size() ? node.output(0) : "";
     refusals_.push_back({name, node.op_type(), node.domain(), reason, opset});
-    poison_outputs(node);
+    unknown_outputs(node, /*runtime=*/true);
+  }
+
+  // A node skipped for an unknown input computes at run time unless it is a
+  // Shape, or all it reads are constants (known or not): shape arithmetic.
+  bool computed_at_run_time(const NodeProto& node) const {
+    if (node.op_type() == "Shape") return false;
+    for (const std::string& in : node.input()) {
+      if (in.empty()) continue;
+      const Entry& e = conv_.values.at(in);
+      if (e.value || (!e.known() && e.runtime)) return true;
+    }
+    return false;
   }
 
   void convert_node(const NodeProto& node) {
@@ -237,17 +250,14 @@ class GraphConverter {
       fail(node_label(node) + ": domain '" + node.domain() + "' is not in the model's opset_import");
     Handler handler = standard ? find_handler(node.op_type()) : nullptr;
     if (!handler) return refuse(node, opset->second, "");
-    for (const std::string& in : node.input()) {
-      if (in.empty()) continue;
-      const Entry& e = conv_.values.at(in);  // defined: the nodes are in topological order
-      if (!e.value && !e.constant) return poison_outputs(node);  // reads what a refused node computes
-    }
     if (node.output_size() == 0 || node.output(0).empty()) fail(node_label(node) + ": output 0 is missing");
     OnnxNode view(conv_, node, opset->second);
     try {
       handler(view);
     } catch (const Unsupported& u) {
       return refuse(node, opset->second, u.reason);
+    } catch (const UnknownInput&) {
+      return unknown_outputs(node, computed_at_run_time(node));
     }
     // Outputs the handler left undefined (MaxPool's Indices, Dropout's mask,
     // BatchNormalization's training statistics) must not be read.
@@ -263,7 +273,7 @@ class GraphConverter {
     for (const ::onnx::ValueInfoProto& out : g_.output()) {
       auto e = conv_.values.find(out.name());
       if (e == conv_.values.end()) fail("graph output '" + out.name() + "' is not defined");
-      if (!e->second.value && !e->second.constant) continue;  // after a refused node: reported
+      if (!e->second.known()) continue;  // after a refused node: reported
       if (!e->second.value) fail("graph output '" + out.name() + "' is a constant (Kiln computes its outputs)");
       if (std::find(outputs.begin(), outputs.end(), e->second.value) != outputs.end())
         fail("graph output '" + out.name() + "' is the same value as an earlier output");

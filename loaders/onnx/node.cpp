@@ -17,6 +17,18 @@ std::string Conversion::take_name(const std::string& base) {
   return name;
 }
 
+// Copies may exceed the model's own float32 data by at most this (a legit
+// model transposes or reshapes each weight once at most).
+static constexpr uint64_t kMaxDerivedBytes = uint64_t(64) << 20;
+
+void Conversion::count_copy(uint64_t bytes, const std::string& where) {
+  copied_bytes += bytes;
+  if (copied_bytes > weight_bytes + kMaxDerivedBytes)
+    throw Error(where, "the conversion would copy " + std::to_string(copied_bytes) +
+                           " bytes of weights, more than the model holds (" + std::to_string(weight_bytes) +
+                           ") plus " + std::to_string(kMaxDerivedBytes));
+}
+
 OnnxNode::OnnxNode(Conversion& conversion, const ::onnx::NodeProto& proto, int64_t opset)
     : conv_(conversion), proto_(proto), opset_(opset) {
   name_ = !proto.name().empty() ? proto.name() : proto.output_size() > 0 ? proto.output(0) : "";
@@ -41,14 +53,18 @@ const std::string& OnnxNode::input_name(size_t i) const {
   return proto_.input(static_cast<int>(i));
 }
 
-// The conversion visits nodes in topological order and skips nodes reading a
-// poisoned value, so every present input has an entry with a value or constant.
+// The conversion visits nodes in topological order: every present input has an entry.
 const Entry& OnnxNode::entry(size_t i) const { return conv_.values.at(input_name(i)); }
 
-bool OnnxNode::is_constant(size_t i) const { return entry(i).constant != nullptr; }
+bool OnnxNode::is_constant(size_t i) const {
+  const Entry& e = entry(i);
+  if (!e.known() && !e.runtime) throw UnknownInput{};
+  return e.constant != nullptr;
+}
 
 ir::Value* OnnxNode::activation(size_t i) const {
   const Entry& e = entry(i);
+  if (!e.known()) throw UnknownInput{};
   if (!e.value)
     unsupported("input " + std::to_string(i) + " '" + input_name(i) +
                 "' is a constant where Kiln computes on activations");
@@ -57,6 +73,7 @@ ir::Value* OnnxNode::activation(size_t i) const {
 
 std::shared_ptr<const Constant> OnnxNode::constant(size_t i) const {
   const Entry& e = entry(i);
+  if (!e.known() && !e.runtime) throw UnknownInput{};
   if (!e.constant)
     unsupported("input " + std::to_string(i) + " '" + input_name(i) +
                 "' is computed at run time where Kiln needs a constant");
@@ -77,14 +94,29 @@ ir::Value* OnnxNode::param(size_t i) {
   auto made = conv_.params.find(c.get());
   if (made != conv_.params.end()) return made->second;
   std::shared_ptr<const ir::Tensor> data = c->f32;
-  if (data->shape != c->shape) data = std::make_shared<ir::Tensor>(c->shape, c->f32->data);  // reshaped
+  if (data->shape != c->shape) {  // a reshaped constant
+    conv_.count_copy(data->data.size() * sizeof(float), where());
+    data = std::make_shared<ir::Tensor>(c->shape, c->f32->data);
+  }
   ir::Value* v = conv_.graph.add_param(conv_.take_name(input_name(i)), std::move(data));
   conv_.params.emplace(c.get(), v);
   return v;
 }
 
-ir::Value* OnnxNode::new_param(size_t i, ir::Tensor tensor) {
-  return conv_.graph.add_param(conv_.take_name(input_name(i)), std::move(tensor));
+ir::Value* OnnxNode::derived_param(size_t i, const std::string& how, const std::function<ir::Tensor()>& make) {
+  std::shared_ptr<const Constant> c = constant(i);
+  if (c->type != Constant::Type::f32)
+    fail("input " + std::to_string(i) + " '" + input_name(i) + "': expected float32 data, got an integer tensor");
+  auto made = conv_.derived.find({c.get(), how});
+  if (made != conv_.derived.end()) return made->second;
+  conv_.count_copy(static_cast<uint64_t>(c->numel()) * sizeof(float), where());
+  ir::Value* v = conv_.graph.add_param(conv_.take_name(input_name(i)), make());
+  conv_.derived.emplace(std::make_pair(c.get(), how), v);
+  return v;
+}
+
+void OnnxNode::count_weight_bytes(const Constant& c) {
+  if (c.type == Constant::Type::f32) conv_.weight_bytes += c.f32->data.size() * sizeof(float);
 }
 
 // --- outputs ---------------------------------------------------------------------

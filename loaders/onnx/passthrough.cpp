@@ -59,6 +59,7 @@ void convert_constant(OnnxNode& n) {
       if (v == kBatchElement) n.fail("an integer of -2^63, out of the range Kiln reads");
     }
   }
+  n.count_weight_bytes(c);
   n.set_constant(0, std::move(c));
 }
 
