@@ -312,3 +312,23 @@ TEST_CASE("onnx: engine-run and kiln::Model open an .onnx file, and --save write
   CHECK(kiln::Model::load(dir + "/saved").op_count("batchnorm") == 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("onnx: a graph that would copy a weight without bound is refused") {
+  // One 4 MiB weight, reshaped by 20 nodes into 20 conv weights: 80 MiB of
+  // copies from a 4 MiB model, past the 64 MiB allowance.
+  onnx::ModelProto m = ob::model(13);
+  ob::input(m, "x", {-1, 1, 32, 32});
+  ob::tensor(m, "flat", {1 << 20}, std::vector<float>(1 << 20, 0.5f));
+  ob::int_tensor(m, "shape", {4}, {1024, 1, 32, 32});
+  for (int i = 0; i < 20; ++i) {
+    const std::string k = std::to_string(i);
+    ob::node(m, "Reshape", {"flat", "shape"}, {"w" + k}, "reshape" + k);
+    ob::node(m, "Conv", {"x", "w" + k}, {"y" + k}, "conv" + k);
+    ob::output(m, "y" + k);
+  }
+  CHECK(load_error(m).find("the conversion would copy") != std::string::npos);
+  // Two convs: within the allowance.
+  m.mutable_graph()->mutable_output()->DeleteSubrange(2, 18);
+  m.mutable_graph()->mutable_node()->DeleteSubrange(4, 36);
+  CHECK(op_list(load(m)) == std::vector<std::string>{"conv2d", "conv2d"});
+}
