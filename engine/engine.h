@@ -21,7 +21,8 @@
 
 namespace kiln::engine {
 
-// A built-in model name or a model directory; shapes inferred and verified
+// A built-in model name, a model directory or an .onnx file (a regular file
+// whose name ends in .onnx); shapes inferred and verified
 // (model.cpp).
 ir::Graph load_model(const std::string& name_or_dir, uint64_t seed = 0);
 

@@ -6,6 +6,7 @@
 #include "ir/verify.h"
 #include "loaders/builtin.h"
 #include "loaders/model_dir.h"
+#include "loaders/onnx/onnx.h"
 #include "ops/registry.h"
 
 namespace kiln::engine {
@@ -15,12 +16,15 @@ ir::Graph load_model(const std::string& name_or_dir, uint64_t seed) {
   std::error_code ec;
   if (std::filesystem::is_directory(name_or_dir, ec)) {
     graph = loaders::load_model_dir(name_or_dir);
+  } else if (loaders::is_onnx_file(name_or_dir)) {
+    graph = loaders::load_onnx(name_or_dir, ops::registry().schemas());
   } else if (loaders::is_builtin(name_or_dir)) {
     graph = loaders::builtin_model(name_or_dir, seed);
   } else {
     std::string names;
     for (const auto& n : loaders::builtin_names()) names += (names.empty() ? "" : ", ") + n;
-    throw Error(name_or_dir, "not a model directory or a built-in model (built-ins: " + names + ")");
+    throw Error(name_or_dir, "not a model directory, an .onnx file or a built-in model (built-ins: " +
+                                 names + ")");
   }
   // The loaders build the graph; its shapes come from the ops' schemas.
   const ir::OpTable& ops = ops::registry().schemas();

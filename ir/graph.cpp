@@ -55,11 +55,15 @@ Value* Graph::add_input(const std::string& name, Shape shape, DType dtype) {
 }
 
 Value* Graph::add_param(const std::string& name, Tensor tensor) {
+  return add_param(name, std::make_shared<const Tensor>(std::move(tensor)));
+}
+
+Value* Graph::add_param(const std::string& name, std::shared_ptr<const Tensor> tensor) {
   auto v = std::make_unique<Value>();
   v->name = name;
-  v->dtype = tensor.dtype;
-  v->shape = tensor.shape;
-  v->data = std::make_shared<const Tensor>(std::move(tensor));
+  v->dtype = tensor->dtype;
+  v->shape = tensor->shape;
+  v->data = std::move(tensor);
   values_.push_back(std::move(v));
   return values_.back().get();
 }

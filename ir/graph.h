@@ -65,6 +65,8 @@ class Graph {
 
   Value* add_input(const std::string& name, Shape shape, DType dtype = DType::f32);
   Value* add_param(const std::string& name, Tensor tensor);
+  // The same, sharing data that is already immutable (no copy).
+  Value* add_param(const std::string& name, std::shared_ptr<const Tensor> tensor);
   // Appends a node; its output value takes the node's name. Shapes are set
   // later by infer_shapes().
   Node* add_node(const std::string& name, const std::string& op, std::vector<Value*> inputs,

@@ -41,15 +41,17 @@ static void check_output_size(const Node& node, const Shape& shape) {
   }
 }
 
+void infer_node_shape(Node& node, const OpTable& ops) {
+  const OpSchema& schema = schema_of(node, ops);
+  schema.validate(node);
+  Shape shape = schema.infer_shape(node);
+  check_output_size(node, shape);
+  node.output->shape = std::move(shape);
+  node.output->dtype = DType::f32;
+}
+
 void infer_shapes(Graph& graph, const OpTable& ops) {
-  for (const auto& node : graph.nodes()) {
-    const OpSchema& schema = schema_of(*node, ops);
-    schema.validate(*node);
-    Shape shape = schema.infer_shape(*node);
-    check_output_size(*node, shape);
-    node->output->shape = std::move(shape);
-    node->output->dtype = DType::f32;
-  }
+  for (const auto& node : graph.nodes()) infer_node_shape(*node, ops);
 }
 
 static size_t count(const std::vector<Node*>& list, const Node* node) {

@@ -17,6 +17,10 @@ constexpr int64_t kMaxActivationElements = int64_t(1) << 31;
 // kMaxActivationElements.
 void infer_shapes(Graph& graph, const OpTable& ops);
 
+// The same for one node whose inputs' shapes are known: for loaders that need
+// shapes while they build the graph (the ONNX loader folds shape arithmetic).
+void infer_node_shape(Node& node, const OpTable& ops);
+
 // Checks the graph's invariants; throws kiln::Error naming the first broken one:
 // unique names; every input defined before its use; producer and user lists
 // agree with node inputs; outputs defined; every op known, with an arity its

@@ -19,6 +19,7 @@
 
 #include "ir/error.h"
 #include "loaders/npy.h"
+#include "loaders/paths.h"
 
 namespace kiln::loaders {
 
@@ -103,15 +104,6 @@ json parse_json(const std::string& text, const std::string& where) {
   return doc;
 }
 
-bool is_inside(const fs::path& root, const fs::path& path) {
-  auto r = root.begin();
-  auto p = path.begin();
-  for (; r != root.end(); ++r, ++p) {
-    if (p == path.end() || *r != *p) return false;
-  }
-  return true;
-}
-
 // The canonical path of `rel` (relative to the canonical model directory
 // `root`), or an error if it is absolute, uses "..", is missing, is not a
 // regular file, or resolves (through symlinks) outside the directory.
@@ -123,14 +115,7 @@ fs::path resolve_inside(const fs::path& root, const std::string& rel, const std:
   for (const fs::path& part : p) {
     if (part == "..") throw Error(where, "file '" + rel + "' must not contain '..'");
   }
-  std::error_code ec;
-  fs::path canon = fs::canonical(root / p, ec);
-  if (ec) throw Error(where, "file '" + rel + "' cannot be opened: " + ec.message());
-  if (!is_inside(root, canon))
-    throw Error(where, "file '" + rel + "' resolves to " + canon.string() +
-                           ", outside the model directory " + root.string());
-  if (!fs::is_regular_file(canon)) throw Error(where, "file '" + rel + "' is not a regular file");
-  return canon;
+  return canonical_inside(root, p, "file '" + rel + "'", where);
 }
 
 // Builds the graph from the parsed JSON, one top-level field at a time.
@@ -393,15 +378,6 @@ class GraphReader {
 };
 
 }  // namespace
-
-// The model directory, canonical, or an error naming it.
-static fs::path model_root(const std::string& dir) {
-  std::error_code ec;
-  fs::path root = fs::canonical(dir, ec);
-  if (ec) throw Error(dir, "cannot open the model directory: " + ec.message());
-  if (!fs::is_directory(root)) throw Error(dir, "not a directory");
-  return root;
-}
 
 static ir::Graph parse_graph_text(const std::string& text, const fs::path& root,
                                   const std::string& dir, const std::string& file) {

@@ -1,4 +1,4 @@
-// engine-run: load a model (directory or built-in), optionally fold its
+// engine-run: load a model (directory, .onnx file or built-in), optionally fold its
 // BatchNorms, compile it for a batch size and run it. See --help.
 #include <cstdio>
 #include <exception>

@@ -11,7 +11,8 @@ std::string usage() {
   return R"(usage: engine-run MODEL [options]
 
 Runs a CNN on the CPU with Kiln. MODEL is a model directory (graph.json +
-weights/, see docs/FORMAT.md) or a built-in model: resnet18, tutorial.
+weights/, see docs/FORMAT.md), an .onnx file (docs/ONNX.md) or a built-in
+model: resnet18, tutorial.
 
 options:
   --fuse[=LEVEL]   run graph passes first. LEVEL: bn (default: fold every
@@ -126,7 +127,7 @@ Options parse_options(int argc, char** argv) {
     else throw UsageError("unexpected argument '" + arg + "' (the model is '" + o.model + "')");
   }
   if (o.help) return o;
-  if (o.model.empty()) throw UsageError("missing MODEL (a model directory or a built-in name)");
+  if (o.model.empty()) throw UsageError("missing MODEL (a model directory, an .onnx file or a built-in name)");
   if (o.force && o.save_dir.empty()) throw UsageError("--force: only with --save DIR");
   if (o.compare && o.verify) throw UsageError("--compare and --verify are separate modes: pick one");
   if ((o.compare || o.verify) && o.fuse == Fuse::none) o.fuse = Fuse::batchnorm;

@@ -2,7 +2,7 @@
 //
 //   #include <kiln/kiln.h>
 //
-//   kiln::Model model = kiln::Model::load("resnet18");   // or a model directory
+//   kiln::Model model = kiln::Model::load("resnet18");   // or a model directory or .onnx file
 //   model.fuse(kiln::Fuse::batchnorm);                   // fold BN into the convs
 //   kiln::Runner runner = model.compile(/*batch=*/1);    // kernels built once
 //   kiln::Tensor x{{1, 3, 224, 224}, pixels};            // float32, C order
@@ -128,8 +128,9 @@ class Runner;
 
 class Model {
  public:
-  // A model directory (graph.json + weights/) or a built-in name ("resnet18",
-  // "tutorial"); `seed` seeds a built-in's weights.
+  // A model directory (graph.json + weights/), an .onnx file (a regular file
+  // whose name ends in .onnx; opsets 11 to 17, see docs/ONNX.md) or a
+  // built-in name ("resnet18", "tutorial"); `seed` seeds a built-in's weights.
   static Model load(const std::string& dir_or_builtin, uint64_t seed = 0);
   static std::vector<std::string> builtin_names();
 

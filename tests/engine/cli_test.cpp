@@ -41,7 +41,7 @@ TEST_CASE("engine-run exits 1 with one line on an unknown model") {
   auto r = run_engine("no-such-model");
   CHECK(r.exit_code == 1);
   CHECK(one_line(r.err));
-  CHECK(r.err.find("not a model directory or a built-in model") != std::string::npos);
+  CHECK(r.err.find("not a model directory, an .onnx file or a built-in model") != std::string::npos);
 }
 
 TEST_CASE("engine-run exits 1 naming the file when --input does not fit the model") {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target for a given time:
 #   tests/fuzz/run_fuzz.sh TARGET SECONDS [extra libFuzzer flags...]
-# TARGET is npy, graph_json or model (or npy_fuzz, ...). Builds the target in
+# TARGET is npy, graph_json, model or onnx (or npy_fuzz, ...). Builds the target in
 # build-fuzz (clang++, -fsanitize=fuzzer,address,undefined) if needed, starts
 # from the seed corpus tests/fuzz/corpus/TARGET plus what earlier runs found
 # (build-fuzz/corpus/TARGET), and prints the number of executions. A crash,
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ $# -lt 2 ]; then
-  echo "usage: tests/fuzz/run_fuzz.sh npy|graph_json|model SECONDS [libFuzzer flags...]" >&2
+  echo "usage: tests/fuzz/run_fuzz.sh npy|graph_json|model|onnx SECONDS [libFuzzer flags...]" >&2
   exit 2
 fi
 name=${1%_fuzz}
@@ -20,7 +20,8 @@ shift 2
 case "$name" in
   npy) dict=tests/fuzz/npy.dict ;;
   graph_json | model) dict=tests/fuzz/graph_json.dict ;;
-  *) echo "run_fuzz.sh: unknown target '$1' (npy, graph_json, model)" >&2; exit 2 ;;
+  onnx) dict=tests/fuzz/onnx.dict ;;
+  *) echo "run_fuzz.sh: unknown target '$1' (npy, graph_json, model, onnx)" >&2; exit 2 ;;
 esac
 
 build=${KILN_FUZZ_BUILD_DIR:-build-fuzz}

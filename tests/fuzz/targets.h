@@ -1,4 +1,4 @@
-// The three fuzz targets' bodies, shared by the libFuzzer entry points
+// The fuzz targets' bodies, shared by the libFuzzer entry points
 // (tests/fuzz/*_fuzz.cpp) and by tests/reliability/fuzz_corpus_test.cpp,
 // which replays the seed corpora and every saved finding in the normal
 // (and the sanitizer) test build.
@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "loaders/builtin.h"
 #include "loaders/model_dir.h"
 #include "loaders/npy.h"
+#include "loaders/onnx/onnx.h"
 #include "ops/registry.h"
 
 namespace kiln::fuzz {
@@ -52,8 +54,9 @@ inline void npy_target(const std::string& bytes) {
 
 // A model directory whose weights/ holds the built-in tutorial model's NPY
 // files, so that a fuzzed graph.json can name real weight files
-// ("weights/conv1.weight.npy") as well as inline data. Made once per
-// process, removed at exit.
+// ("weights/conv1.weight.npy") as well as inline data, and weights.bin
+// (1024 float32s) for the external data of a fuzzed .onnx file. Made once
+// per process, removed at exit.
 inline const std::string& weights_dir() {
   // Never destroyed: the exit handler that removes the directory runs after
   // the destructors of statics made before it was registered.
@@ -63,6 +66,10 @@ inline const std::string& weights_dir() {
     fs::remove_all(d);
     loaders::save_model_dir(loaders::builtin_model("tutorial"), d.string());
     fs::remove(d / "graph.json");  // the fuzz input is graph.json's text
+    std::vector<float> floats(1024);
+    for (size_t i = 0; i < floats.size(); ++i) floats[i] = static_cast<float>(i % 13) * 0.125f - 0.75f;
+    std::ofstream(d / "weights.bin", std::ios::binary)
+        .write(reinterpret_cast<const char*>(floats.data()), static_cast<std::streamsize>(floats.size() * 4));
     std::atexit([] {
       std::error_code ec;
       std::filesystem::remove_all(*dir, ec);
@@ -131,22 +138,36 @@ inline void compile_and_run(const ir::Graph& g) {
     expect(outputs[i].shape == plan.output_shapes()[i], "outputs have the plan's shapes");
 }
 
-// graph.json text -> the front of the engine, as engine-run takes a model:
-// load -> infer_shapes -> verify -> fold_batchnorm and the post-op fusions
-// (--fuse=all), verify after each; then, for small graphs, compile unfused
-// and fused and run once.
-inline void model_target(const std::string& text) {
+// A loaded graph through the front of the engine, as engine-run takes a
+// model: verify, fold_batchnorm and the post-op fusions (--fuse=all), verify
+// after each; then, for small graphs, compile unfused and fused and run once.
+inline void check_graph(ir::Graph& graph) {
   const ir::OpTable& ops = ops::registry().schemas();
+  ir::verify(graph, ops);
+  expect(!graph.outputs().empty(), "a loaded graph has outputs");
+  ir::Graph fused = graph.clone();
+  engine::fuse(fused, engine::FuseLevel::all);  // fold_batchnorm, the post-op fusions, verify after each
+  if (small_enough(graph)) {
+    compile_and_run(graph);
+    compile_and_run(fused);
+  }
+}
+
+// graph.json text -> load -> infer_shapes -> check_graph.
+inline void model_target(const std::string& text) {
   try {
     ir::Graph graph = loaders::parse_graph_json(text, weights_dir());
-    ir::infer_shapes(graph, ops);
-    ir::verify(graph, ops);
-    ir::Graph fused = graph.clone();
-    engine::fuse(fused, engine::FuseLevel::all);  // fold_batchnorm, the post-op fusions, verify after each
-    if (small_enough(graph)) {
-      compile_and_run(graph);
-      compile_and_run(fused);
-    }
+    ir::infer_shapes(graph, ops::registry().schemas());
+    check_graph(graph);
+  } catch (const Error&) {
+  }
+}
+
+// .onnx bytes -> parse_onnx (external data from weights_dir()) -> check_graph.
+inline void onnx_target(const std::string& bytes) {
+  try {
+    ir::Graph graph = loaders::parse_onnx(bytes, weights_dir(), "fuzz.onnx", ops::registry().schemas());
+    check_graph(graph);
   } catch (const Error&) {
   }
 }

@@ -225,14 +225,16 @@ def fold_vs_torch(engine_run, tmp):
             raise Failure(f"fold_vs_torch: Kiln's folded {what} error {k:.3e} > 2 x torch's {t:.3e} + 1e-7")
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def run_cases(doc, names, require, run_one):
+    """The command line of a parity script: --list, or run `run_one(name, engine_run, tmp)`
+    for each case named (or `all`) in a fresh temp dir (KEEP/name with --keep), after
+    `require()` (which exits 77 when PyTorch is missing). Returns the exit code."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--engine-run", metavar="PATH", help="the engine-run binary")
     p.add_argument("--list", action="store_true", help="print the case names and exit")
     p.add_argument("--keep", metavar="DIR", help="keep the exported models under DIR")
     p.add_argument("cases", nargs="*", metavar="CASE", help="case names, or all")
     args = p.parse_args()
-    names = list(CASES) + SPECIAL
     if args.list:
         print(" ".join(names))
         return 0
@@ -242,10 +244,7 @@ def main():
         p.error(f"unknown case(s) {unknown}; known: {' '.join(names)}" if unknown else "no case given")
     if not args.engine_run or not os.access(args.engine_run, os.X_OK):
         p.error(f"--engine-run: not an executable: {args.engine_run!r}")
-
-    sys.path.insert(0, HERE)
-    from torch_or_skip import require_torch
-    require_torch()
+    require()
 
     failed = []
     for name in cases:
@@ -257,10 +256,7 @@ def main():
             tmp = os.path.join(args.keep, name)
             os.makedirs(tmp, exist_ok=True)
         try:
-            if name == "fold_vs_torch":
-                fold_vs_torch(args.engine_run, tmp)
-            else:
-                parity(name, CASES[name], args.engine_run, tmp)
+            run_one(name, args.engine_run, tmp)
             print(f"  PASS ({time.time() - start:.1f} s)", flush=True)
         except Failure as e:
             print(f"  FAIL: {e}", flush=True)
@@ -271,6 +267,19 @@ def main():
         print(f"parity: {len(failed)} of {len(cases)} failed: {' '.join(failed)}")
         return 1
     return 0
+
+
+def main():
+    sys.path.insert(0, HERE)
+    from torch_or_skip import require_torch
+
+    def run_one(name, engine_run, tmp):
+        if name == "fold_vs_torch":
+            fold_vs_torch(engine_run, tmp)
+        else:
+            parity(name, CASES[name], engine_run, tmp)
+
+    return run_cases(__doc__, list(CASES) + SPECIAL, require_torch, run_one)
 
 
 if __name__ == "__main__":

@@ -75,3 +75,26 @@ TEST_CASE("fuzz corpus: the model seeds are real models that load, fold and run"
     kiln::fuzz::compile_and_run(g);
   }
 }
+
+TEST_CASE("fuzz corpus: every ONNX seed and finding loads or is refused with kiln::Error") {
+  CHECK(replay("onnx", kiln::fuzz::onnx_target) >= 5);
+}
+
+TEST_CASE("fuzz corpus: the ONNX seeds are real models that load, fold and run, but the unsupported one") {
+  const fs::path dir = fs::path(KILN_SOURCE_DIR) / "tests" / "fuzz" / "corpus" / "onnx";
+  const kiln::ir::OpTable& ops = kiln::ops::registry().schemas();
+  for (const fs::path& file : files_in(dir)) {
+    CAPTURE(file.string());
+    auto load = [&] { return kiln::loaders::parse_onnx(read_file(file), kiln::fuzz::weights_dir(), file.string(), ops); };
+    if (file.filename() == "unsupported_ops.onnx") {
+      CHECK_THROWS_WITH_AS(load(), doctest::Contains("4 nodes Kiln cannot run"), kiln::Error);
+      continue;
+    }
+    kiln::ir::Graph g = load();
+    kiln::ir::verify(g, ops);
+    std::vector<kiln::passes::PassReport> reports = kiln::engine::fuse(g, kiln::engine::FuseLevel::batchnorm);
+    CHECK(reports.at(0).skipped.empty());
+    CHECK(g.count_op("batchnorm") == 0);
+    kiln::fuzz::compile_and_run(g);
+  }
+}

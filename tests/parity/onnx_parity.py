@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Kiln on .onnx files against PyTorch, end to end through the engine-run CLI.
+
+    onnx_parity.py --engine-run PATH CASE [CASE ...]     (or `all`)
+    onnx_parity.py --list
+
+For each case: build the model (BN statistics and affine parameters
+randomised), export it with torch.onnx.export at the case's opset, either
+with the BatchNorms folded by the exporter (training=EVAL, its default) or
+kept as BatchNormalization nodes (training=PRESERVE), with a free batch
+dimension; then run `engine-run MODEL.onnx --input x.npy --output y.npy`
+unfused and with --fuse=all, and check max|kiln - torch| <= 1e-4 * max|torch|
+(run_parity.py's bound). From `--json`: the loaded graph has as many
+batchnorms as the file has BatchNormalization nodes, and --fuse=all folds
+every one. The small model is also saved as a model directory (--save) and
+run again from there.
+
+Exit 0 pass, 1 fail, 77 skip (no PyTorch or onnx, outside CI; see torch_or_skip.py).
+"""
+
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from run_parity import Failure, check_close, run, run_cases  # noqa: E402
+
+SEED = 7
+BATCH = 2
+
+
+def small_model():
+    """conv/bn/relu/pool/gemm: what torch.onnx writes for a small CNN, in one model."""
+    import torch
+    import torch.nn as nn
+
+    class SmallCnn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, 8, 5, stride=2, padding=2)
+            self.bn1 = nn.BatchNorm2d(8)
+            self.pool = nn.MaxPool2d(3, stride=2, padding=1)
+            self.conv2 = nn.Conv2d(8, 16, 3, padding=1, groups=2, bias=False)
+            self.bn2 = nn.BatchNorm2d(16)
+            self.avg = nn.AvgPool2d(2, count_include_pad=False)
+            self.drop = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(16 * 4 * 5, 32)
+            self.bn3 = nn.BatchNorm1d(32)
+            self.fc2 = nn.Linear(32, 10)
+            self.gap = nn.AdaptiveAvgPool2d(1)
+            self.fc3 = nn.Linear(16, 10, bias=False)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.bn1(self.conv1(x))))
+            x = torch.clamp(self.bn2(self.conv2(x)), min=0)
+            y = self.avg(x)
+            a = self.fc1(self.drop(y.view(y.size(0), -1)))  # Shape -> Gather -> Unsqueeze -> Concat -> Reshape
+            a = self.fc2(torch.relu(self.bn3(a)))
+            b = self.fc3(torch.flatten(self.gap(x), 1))
+            return a + b
+
+    return SmallCnn(), (BATCH, 3, 32, 40)
+
+
+def resnet18():
+    import torchvision
+    return torchvision.models.resnet18(weights=None), (BATCH, 3, 224, 224)
+
+
+def resnet50():
+    import torchvision
+    return torchvision.models.resnet50(weights=None), (1, 3, 160, 160)
+
+
+MODELS = {"small": small_model, "resnet18": resnet18, "resnet50": resnet50}
+# name -> (model, opset, keep the BatchNorms in the file); resnet50 at one opset, to save time
+CASES = {f"{m}_op{op}{'_bn' if keep else ''}": (m, op, keep)
+         for m in MODELS for op in ((17,) if m == "resnet50" else (13, 17)) for keep in (False, True)}
+
+
+def randomize_bn(module, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            if m.affine:
+                m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.data.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
+
+
+def export(name, tmp):
+    """The case's .onnx file, input and PyTorch's output; also the file's BatchNormalization count."""
+    import numpy as np
+    import onnx
+    import torch
+    model_name, opset, keep_bn = CASES[name]
+    torch.manual_seed(SEED)
+    module, shape = MODELS[model_name]()
+    with torch.no_grad():
+        randomize_bn(module, SEED)
+    module.eval()
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(SEED))
+    with torch.no_grad():
+        ref = module(x).double().numpy()
+    path = os.path.join(tmp, f"{name}.onnx")
+    training = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
+    torch.onnx.export(module, x, path, opset_version=opset, training=training,
+                      input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    np.save(os.path.join(tmp, "input.npy"), x.numpy())
+    bn = sum(1 for n in onnx.load(path).graph.node if n.op_type == "BatchNormalization")
+    return path, ref, bn
+
+
+def parity(name, engine_run, tmp):
+    import numpy as np
+    model_name, opset, keep_bn = CASES[name]
+    path, ref, bn_in_file = export(name, tmp)
+    if not np.all(np.isfinite(ref)) or np.max(np.abs(ref)) == 0:
+        raise Failure(f"{name}: PyTorch's reference output is zero or not finite")
+    if keep_bn and bn_in_file == 0:
+        raise Failure(f"{name}: the exporter folded every BatchNorm though told to keep them")
+    x, y = os.path.join(tmp, "input.npy"), os.path.join(tmp, "y.npy")
+    print(f"  opset {opset}, {bn_in_file} BatchNormalization in the file, input {list(np.load(x).shape)}, "
+          f"max|torch| = {np.max(np.abs(ref)):.3e}")
+
+    run([engine_run, path, "--input", x, "--output", y], "engine-run (unfused)")
+    check_close(name, y, ref, "unfused")
+    out = run([engine_run, path, "--fuse=all", "--input", x, "--output", y, "--json"], "engine-run --fuse=all")
+    check_close(name, y, ref, "all")
+    report = json.loads(out.strip().splitlines()[-1])
+    before, after = report.get("batchnorm_before"), report.get("batchnorm_after")
+    print(f"  batchnorm {before} -> {after} at --fuse=all (expected {bn_in_file} -> 0)")
+    if before != bn_in_file or after != 0:
+        raise Failure(f"{name}: batchnorm {before} -> {after} at --fuse=all, expected {bn_in_file} -> 0")
+
+    if model_name == "small":
+        saved = os.path.join(tmp, "saved")
+        run([engine_run, path, "--fuse=all", "--save", saved], "engine-run --save")
+        run([engine_run, saved, "--input", x, "--output", y], "engine-run on the saved directory")
+        check_close(name, y, ref, "saved")
+
+
+def main():
+    from torch_or_skip import require_onnx
+    return run_cases(__doc__, list(CASES), require_onnx, parity)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
