@@ -67,7 +67,8 @@ static ir::Shape infer_shape(const ir::Node& node) {
 
 // --- layouts ---------------------------------------------------------------------
 
-// The plain, C-ordered layout of `dims`, any rank.
+// The plain, C-ordered layout of `dims`, any rank (common.h's plain_desc
+// goes up to rank 5).
 static memory::dims plain_strides(const memory::dims& dims) {
   memory::dims strides(dims.size(), 1);
   for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];

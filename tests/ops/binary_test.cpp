@@ -120,6 +120,7 @@ TEST_CASE("binary ops keep the full operand's layout and ask for the broadcast o
       ir::Tensor small_b = operand_b(gate);
       KernelRun run = run_kernel(op, {activation(big_a), activation(small_b)}, {blocked, plain});
       CHECK(run.asked[0] == blocked);
+      CHECK(run.asked[1] == layout(gate, t));
       CHECK(run.output == blocked);
       check_exact(op, run.y, big_a, small_b);
       ir::Tensor param_b = operand_b({20, 1, 1});
@@ -131,6 +132,7 @@ TEST_CASE("binary ops keep the full operand's layout and ask for the broadcast o
       // The gate on the left: sub swaps with a negation, div copies it broadcast first.
       ir::Tensor small_a = operand_a(gate);
       run = run_kernel(op, {activation(small_a), activation(big_b)}, {plain, blocked});
+      CHECK(run.asked[0] == (std::string(op) == "div" ? plain : layout(gate, t)));
       CHECK(run.asked[1] == blocked);
       CHECK(run.output == blocked);
       check_exact(op, run.y, small_a, big_b);
