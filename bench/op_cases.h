@@ -49,7 +49,8 @@ inline std::string op_case_name(const std::string& op, int64_t n, int64_t c, int
   return op + "/N=" + std::to_string(n) + ",C=" + std::to_string(c) + ",H=" + std::to_string(h);
 }
 
-// Every op ResNet18 runs, at the shapes it runs them, for batch n.
+// Every op ResNet18 runs, at the shapes it runs them, for batch n; then two
+// elementwise cases of the mobile nets (MobileNetV3, EfficientNet).
 inline std::vector<OpCase> resnet18_op_cases(int64_t n) {
   std::vector<OpCase> cases;
   // The 7x7 stem, then each stage's 3x3 convs; a stage's first conv halves H
@@ -88,6 +89,13 @@ inline std::vector<OpCase> resnet18_op_cases(int64_t n) {
                    {{n, 512, 7, 7}}, {}, {}, 0});
   cases.push_back({"linear/N=" + std::to_string(n) + ",IN=512,OUT=1000", "linear", {{n, 512}},
                    {{1000, 512}, {1000}}, {}, 2 * n * 512 * 1000});
+
+  // Beyond ResNet18: a squeeze-excitation gate, x * s with s [N, C, 1, 1]
+  // broadcast, and MobileNetV3's stem activation.
+  cases.push_back({op_case_name("mul", n, 96, 14) + ",gate", "mul",
+                   {{n, 96, 14, 14}, {n, 96, 1, 1}}, {}, {}, 0});
+  cases.push_back(
+      {op_case_name("hardswish", n, 16, 112), "hardswish", {{n, 16, 112, 112}}, {}, {}, 0});
   return cases;
 }
 

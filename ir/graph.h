@@ -44,7 +44,7 @@ using Attrs = std::map<std::string, Attr>;
 struct Node {
   std::string name;             // PyTorch's qualified name, e.g. "layer1.0.conv1"
   std::string op;               // "conv2d", "batchnorm", ...
-  std::vector<Value*> inputs;   // activations first, then parameters (per op)
+  std::vector<Value*> inputs;   // in the op's order, usually activations then parameters
   Value* output = nullptr;      // named like the node
   Attrs attrs;
 

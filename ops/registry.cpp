@@ -8,26 +8,50 @@ namespace kiln::ops {
 void register_add(Registry& r);
 void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
+void register_clamp(Registry& r);
 void register_conv2d(Registry& r);
 void register_conv2d_add(Registry& r);
+void register_div(Registry& r);
+void register_elu(Registry& r);
 void register_flatten(Registry& r);
+void register_gelu(Registry& r);
 void register_global_avg_pool2d(Registry& r);
+void register_hardsigmoid(Registry& r);
+void register_hardswish(Registry& r);
+void register_leaky_relu(Registry& r);
 void register_linear(Registry& r);
 void register_max_pool2d(Registry& r);
+void register_mul(Registry& r);
 void register_relu(Registry& r);
+void register_sigmoid(Registry& r);
+void register_silu(Registry& r);
+void register_sub(Registry& r);
+void register_tanh(Registry& r);
 
 static Registry build_registry() {
   Registry r;
   register_add(r);
   register_avg_pool2d(r);
   register_batchnorm(r);
+  register_clamp(r);
   register_conv2d(r);
   register_conv2d_add(r);
+  register_div(r);
+  register_elu(r);
   register_flatten(r);
+  register_gelu(r);
   register_global_avg_pool2d(r);
+  register_hardsigmoid(r);
+  register_hardswish(r);
+  register_leaky_relu(r);
   register_linear(r);
   register_max_pool2d(r);
+  register_mul(r);
   register_relu(r);
+  register_sigmoid(r);
+  register_silu(r);
+  register_sub(r);
+  register_tanh(r);
   return r;
 }
 

@@ -14,6 +14,21 @@
 
 namespace kiln::passes {
 
+// Why `add` is not a residual add, of two activations of one shape; "" if it
+// is. conv2d_add adds a residual of the conv's own output shape, so a
+// broadcast add (x * gate's kin, x + bias) or one with a parameter stays an add.
+static std::string residual_refusal(const ir::Node& add) {
+  const ir::Value& a = *add.inputs.at(0);
+  const ir::Value& b = *add.inputs.at(1);
+  for (const ir::Value* v : {&a, &b}) {
+    if (v->is_param()) return "operand '" + v->name + "' is a parameter, not a residual";
+  }
+  if (a.shape != b.shape)
+    return "a broadcast add: a '" + a.name + "' " + ir::shape_str(a.shape) + ", b '" + b.name +
+           "' " + ir::shape_str(b.shape);
+  return "";
+}
+
 // Why operand `v` of `add` cannot be the conv fused into it; "" if it can.
 static std::string conv_refusal(const ir::Graph& graph, const ir::Value& v) {
   const ir::Node* conv = v.producer;
@@ -61,6 +76,11 @@ static void fuse_one(ir::Graph& graph, ir::Node* add, size_t conv_operand, ir::N
 PassReport fuse_conv_add(ir::Graph& graph) {
   PassReport report;
   for (ir::Node* add : graph.nodes_of_op("add")) {
+    std::string why_not = residual_refusal(*add);
+    if (!why_not.empty()) {
+      report.skipped.push_back({add->name, why_not});
+      continue;
+    }
     std::string why_a = conv_refusal(graph, *add->inputs.at(0));
     std::string why_b = conv_refusal(graph, *add->inputs.at(1));
     if (!why_a.empty() && !why_b.empty()) {

@@ -14,6 +14,7 @@
 
 #include "engine/engine.h"
 #include "ir/attrs.h"
+#include "ops/activation.h"
 #include "tests/isa.h"
 #include "tests/ops/reference.h"
 
@@ -40,8 +41,9 @@ RefTensor reference(const bench::OpCase& c, const ir::Graph& g,
                       ir::attr_int(node, "groups", 1));
   if (c.op == "batchnorm")
     return ref_batchnorm(x[0], p[0], p[1], &p[2], &p[3], ir::attr_real(node, "eps", 1e-5));
-  if (c.op == "relu") return ref_relu(x[0]);
-  if (c.op == "add") return ref_add(x[0], x[1]);
+  if (ops::is_activation(c.op)) return ref_activation(c.op, x[0], c.attrs);
+  if (c.op == "add" || c.op == "sub" || c.op == "mul" || c.op == "div")
+    return ref_binary(c.op, x[0], x.size() > 1 ? x[1] : p[0]);
   if (c.op == "max_pool2d")
     return ref_max_pool2d(x[0], ints("kernel", {}), ints("stride", {}), ints("padding", {0, 0}),
                           ints("dilation", {1, 1}), ir::attr_int(node, "ceil_mode", 0) != 0);

@@ -15,7 +15,9 @@ then writes:
                       weights inline): whole and in pieces (stem, a block, a
                       downsampling block, the head); plus one graph with the
                       ops resnet18 does not use (grouped conv, avg_pool2d,
-                      linear -> batchnorm)
+                      linear -> batchnorm), and one with the elementwise ops
+                      (a squeeze-excitation gate, broadcast and scalar
+                      arithmetic, every activation)
 Seeds are small (the whole corpus stays well under 2 MB) and deterministic.
 """
 import json
@@ -108,6 +110,41 @@ def other_ops():
     }
 
 
+def eltwise_ops():
+    def node(name, op, inputs, **attrs):
+        return {"name": name, "op": op, "inputs": inputs, **({"attrs": attrs} if attrs else {})}
+    return {
+        "format": "kiln", "version": 1, "producer": "tests/fuzz/make_corpus.py (elementwise ops)",
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["N", 4, 5, 5]}],
+        "outputs": ["out"],
+        "params": [
+            {"name": "conv.weight", "dtype": "float32", "shape": [6, 4, 3, 3]},
+            {"name": "gate.weight", "dtype": "float32", "shape": [6, 6, 1, 1]},
+            {"name": "shift", "dtype": "float32", "shape": [6, 1, 1]},
+            {"name": "one", "dtype": "float32", "shape": [], "data": [1.0]},
+            {"name": "two", "dtype": "float32", "shape": [1], "data": [2.0]},
+        ],
+        "nodes": [
+            node("conv", "conv2d", ["x", "conv.weight"], padding=[1, 1]),
+            node("act", "hardswish", ["conv"]),
+            node("pool", "global_avg_pool2d", ["act"]),
+            node("gate_conv", "conv2d", ["pool", "gate.weight"]),
+            node("gate", "hardsigmoid", ["gate_conv"]),
+            node("scale", "mul", ["act", "gate"]),
+            node("shifted", "add", ["scale", "shift"]),
+            node("relu6", "clamp", ["shifted"], min=0, max=6),
+            node("flipped", "sub", ["one", "relu6"]),
+            node("halved", "div", ["flipped", "two"]),
+            node("sigmoid", "sigmoid", ["halved"]),
+            node("silu", "silu", ["sigmoid"]),
+            node("tanh", "tanh", ["silu"]),
+            node("gelu", "gelu", ["tanh"], approximate="tanh"),
+            node("leaky", "leaky_relu", ["gelu"], negative_slope=0.2),
+            node("out", "elu", ["leaky"], alpha=0.5),
+        ],
+    }
+
+
 def npy_variants(out):
     def write(name, arr, version):
         with open(os.path.join(out, name), "wb") as f:
@@ -155,6 +192,7 @@ def main():
             "resnet18_layer2.0.json": dump(piece(resnet, "layer2.0.conv1", "layer2.0.relu_1", "layer1.1.relu_1", [2, 8, 8])),
             "resnet18_head.json": dump(piece(resnet, "avgpool", "fc", "layer4.1.relu_1", [16, 1, 1])),
             "other_ops.json": dump(inline_params(other_ops(), None, rng)),
+            "eltwise_ops.json": dump(inline_params(eltwise_ops(), None, rng)),
         }
         for target in ("graph_json", "model"):
             for name, text in seeds.items():

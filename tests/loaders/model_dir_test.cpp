@@ -235,6 +235,30 @@ TEST_CASE("model_dir: bad shapes are refused") {
   check_doc_error(doc, "params[1] 'conv.bias': shape [65536,65536] has more than 2147483648 elements");
 }
 
+TEST_CASE("model_dir: rank-0 parameters (scalars) load from inline data and from NPY files") {
+  // x * 0.5 + 3, as an exporter writes the constants of arithmetic.
+  json doc = small_graph();
+  doc["params"].push_back(json::parse(
+      R"({"name": "half", "dtype": "float32", "shape": [], "data": [0.5]})"));
+  doc["params"].push_back(json::parse(
+      R"({"name": "three", "dtype": "float32", "shape": [], "file": "weights/three.npy"})"));
+  doc["nodes"].push_back(json::parse(R"({"name": "mul", "op": "mul", "inputs": ["relu", "half"]})"));
+  doc["nodes"].push_back(json::parse(R"({"name": "add", "op": "add", "inputs": ["mul", "three"]})"));
+  doc["outputs"] = {"add"};
+  TempDir dir;
+  write_model(dir, doc);
+  kiln::loaders::write_npy((dir.path / "weights/three.npy").string(), Tensor(Shape{}, {3}));
+  Graph g = load_model_dir(dir.str());
+  const kiln::ir::Value* half = g.find_value("half");
+  const kiln::ir::Value* three = g.find_value("three");
+  REQUIRE(half);
+  REQUIRE(three);
+  CHECK(half->shape == Shape{});
+  CHECK(half->data->data.at(0) == 0.5f);
+  CHECK(three->shape == Shape{});
+  CHECK(three->data->data.at(0) == 3.0f);
+}
+
 TEST_CASE("model_dir: values, params, nodes and inputs share one namespace") {
   json doc = small_graph();
   doc["params"][1]["name"] = "x";

@@ -17,13 +17,16 @@ TEST_CASE("add matches the reference on rank-4 and rank-2 inputs") {
   }
 }
 
-TEST_CASE("add rejects inputs of different shapes") {
+TEST_CASE("add rejects inputs whose shapes cannot broadcast") {
   CHECK(validate_error("add", {{2, 5, 9, 11}, {2, 5, 9, 10}}, {}) ==
-        "node 'node' (add): inputs must have the same shape, got a 'x0' [N, 5, 9, 11] and "
-        "b 'x1' [N, 5, 9, 10]");
+        "node 'node' (add): cannot broadcast a 'x0' [N, 5, 9, 11] with b 'x1' [N, 5, 9, 10] "
+        "(aligned on the right, each dimension pair must be equal or contain a 1)");
 }
 
-TEST_CASE("add rejects a parameter as an input") {
-  CHECK(validate_error("add", {{2, 5}}, {{2, 5}}) ==
-        "node 'node' (add): input 1 (b) 'p0' must be an activation, got a parameter");
+TEST_CASE("add takes a parameter as an input and broadcasts it") {
+  ir::Tensor x = random_tensor({2, 5, 9, 11}, 23), p = random_tensor({5, 1, 1}, 24);
+  ir::Tensor got = run_op("add", {x}, {p});
+  std::string report;
+  CHECK_MESSAGE(count_mismatches(got, ref_binary("add", to_ref(x), to_ref(p)), 1e-6, report) == 0,
+                report);
 }

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include "engine/engine.h"
 #include "ir/error.h"
 #include "ir/verify.h"
+#include "ops/common.h"
 #include "ops/registry.h"
 
 namespace kiln::test {
@@ -201,6 +203,72 @@ RefTensor ref_global_avg_pool2d(const RefTensor& x) {
   return y;
 }
 
+// NumPy broadcasting: shapes aligned on the right, each pair equal or 1.
+RefTensor ref_binary(const std::string& op, const RefTensor& a, const RefTensor& b) {
+  const size_t rank = std::max(a.shape.size(), b.shape.size());
+  auto aligned = [&](const ir::Shape& s) {
+    ir::Shape out(rank - s.size(), 1);
+    out.insert(out.end(), s.begin(), s.end());
+    return out;
+  };
+  const ir::Shape sa = aligned(a.shape), sb = aligned(b.shape);
+  ir::Shape shape(rank);
+  for (size_t d = 0; d < rank; ++d) shape[d] = std::max(sa[d], sb[d]);
+  RefTensor y = zeros(shape);
+  std::vector<int64_t> index(rank, 0);
+  for (double& out : y.data) {
+    // The flat offsets of the current index in a and b, a broadcast dim read at 0.
+    int64_t ia = 0, ib = 0;
+    for (size_t d = 0; d < rank; ++d) {
+      ia = ia * sa[d] + (sa[d] == 1 ? 0 : index[d]);
+      ib = ib * sb[d] + (sb[d] == 1 ? 0 : index[d]);
+    }
+    const double x = a.data[static_cast<size_t>(ia)], z = b.data[static_cast<size_t>(ib)];
+    out = op == "add" ? x + z : op == "sub" ? x - z : op == "mul" ? x * z : x / z;
+    for (size_t d = rank; d-- > 0;) {
+      if (++index[d] < shape[d]) break;
+      index[d] = 0;
+    }
+  }
+  return y;
+}
+
+static double real_attr(const ir::Attrs& attrs, const std::string& key, double fallback) {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) return fallback;
+  if (auto i = std::get_if<int64_t>(&it->second)) return static_cast<double>(*i);
+  return std::get<double>(it->second);
+}
+
+double ref_activation(const std::string& op, double x, const ir::Attrs& attrs) {
+  const double inf = std::numeric_limits<double>::infinity();
+  auto clamp = [](double v, double lo, double hi) { return std::min(std::max(v, lo), hi); };
+  if (op == "relu") return std::max(x, 0.0);
+  if (op == "clamp") return clamp(x, real_attr(attrs, "min", -inf), real_attr(attrs, "max", inf));
+  if (op == "sigmoid") return 1.0 / (1.0 + std::exp(-x));
+  if (op == "silu") return x / (1.0 + std::exp(-x));
+  if (op == "hardswish") return x * clamp(x + 3, 0, 6) / 6;
+  if (op == "hardsigmoid") return clamp(x + 3, 0, 6) / 6;
+  if (op == "tanh") return std::tanh(x);
+  if (op == "gelu") {
+    auto it = attrs.find("approximate");
+    if (it != attrs.end() && std::get<std::string>(it->second) == "tanh") {
+      const double k = std::sqrt(2.0 / M_PI);
+      return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+    }
+    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+  }
+  if (op == "leaky_relu") return x > 0 ? x : x * real_attr(attrs, "negative_slope", 0.01);
+  if (op == "elu") return x > 0 ? x : real_attr(attrs, "alpha", 1.0) * (std::exp(x) - 1.0);
+  throw std::runtime_error("ref_activation: unknown op " + op);
+}
+
+RefTensor ref_activation(const std::string& op, const RefTensor& x, const ir::Attrs& attrs) {
+  RefTensor y = x;
+  for (double& v : y.data) v = ref_activation(op, v, attrs);
+  return y;
+}
+
 // --- harness -----------------------------------------------------------------
 
 ir::Tensor random_tensor(const ir::Shape& shape, uint64_t seed, double lo, double hi) {
@@ -234,14 +302,88 @@ static ir::Graph one_node_graph(const std::string& op, const std::vector<ir::Sha
   return g;
 }
 
-ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
-                  const std::vector<ir::Tensor>& params, const ir::Attrs& attrs) {
-  std::vector<ir::Shape> shapes;
-  for (const ir::Tensor& t : activations) shapes.push_back(t.shape);
-  ir::Graph g = one_node_graph(op, shapes, params, attrs);
+static ir::Graph node_graph(const std::string& op, const std::vector<NodeInput>& inputs,
+                            const ir::Attrs& attrs, bool fixed_batch) {
+  ir::Graph g;
+  std::vector<ir::Value*> values;
+  size_t activations = 0, params = 0;
+  for (const NodeInput& in : inputs) {
+    if (in.param) {
+      values.push_back(g.add_param("p" + std::to_string(params++), in.tensor));
+      continue;
+    }
+    ir::Shape shape = in.tensor.shape;
+    if (!fixed_batch && !shape.empty()) shape[0] = ir::kBatch;
+    values.push_back(g.add_input("x" + std::to_string(activations++), shape));
+  }
+  ir::Node* node = g.add_node("node", op, values, attrs);
+  g.set_outputs({node->output});
   ir::infer_shapes(g, ops::registry().schemas());
   ir::verify(g, ops::registry().schemas());
-  return engine::run_graph(g, activations).at(0);
+  return g;
+}
+
+static std::vector<ir::Tensor> activation_tensors(const std::vector<NodeInput>& inputs) {
+  std::vector<ir::Tensor> out;
+  for (const NodeInput& in : inputs) {
+    if (!in.param) out.push_back(in.tensor);
+  }
+  return out;
+}
+
+ir::Tensor run_node(const std::string& op, const std::vector<NodeInput>& inputs,
+                    const ir::Attrs& attrs, bool fixed_batch) {
+  ir::Graph g = node_graph(op, inputs, attrs, fixed_batch);
+  return engine::run_graph(g, activation_tensors(inputs)).at(0);
+}
+
+ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
+                  const std::vector<ir::Tensor>& params, const ir::Attrs& attrs) {
+  std::vector<NodeInput> inputs;
+  for (const ir::Tensor& t : activations) inputs.push_back(activation(t));
+  for (const ir::Tensor& t : params) inputs.push_back(parameter(t));
+  return run_node(op, inputs, attrs);
+}
+
+dnnl::memory::desc layout(const ir::Shape& shape, dnnl::memory::format_tag tag) {
+  return dnnl::memory::desc(dnnl::memory::dims(shape.begin(), shape.end()),
+                            dnnl::memory::data_type::f32, tag);
+}
+
+KernelRun run_kernel(const std::string& op, const std::vector<NodeInput>& inputs,
+                     const std::vector<dnnl::memory::desc>& given, const ir::Attrs& attrs) {
+  using dnnl::memory;
+  ir::Graph g = node_graph(op, inputs, attrs, /*fixed_batch=*/true);
+  const ir::Node& node = *g.nodes().at(0);
+  const dnnl::engine& engine = ops::cpu_engine();
+  dnnl::stream stream(engine);
+  ops::CompileContext ctx{engine, given, {}, ops::ConvAlgo::direct};
+  std::unique_ptr<ops::Kernel> kernel = ops::registry().find(op)->compile(node, ctx);
+
+  KernelRun run;
+  std::vector<ir::Tensor> xs = activation_tensors(inputs);
+  std::vector<memory> bound;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    memory plain(ops::plain_desc(xs[i].shape), engine, xs[i].data.data());
+    memory written(given.at(i), engine);
+    dnnl::reorder(plain, written).execute(stream, plain, written);
+    run.asked.push_back(kernel->input_desc(i));
+    memory read = written;
+    if (run.asked[i] != given[i]) {
+      read = memory(run.asked[i], engine);
+      dnnl::reorder(written, read).execute(stream, written, read);
+    }
+    bound.push_back(read);
+  }
+  run.output = kernel->output_desc();
+  run.implementation = kernel->implementation();
+  memory y(run.output, engine), scratchpad(kernel->scratchpad_desc(), engine);
+  kernel->execute(stream, kernel->bind(bound, y, scratchpad));
+  run.y = ir::Tensor(node.output->shape);
+  memory plain_y(ops::plain_desc(run.y.shape), engine, run.y.data.data());
+  dnnl::reorder(y, plain_y).execute(stream, y, plain_y);
+  stream.wait();
+  return run;
 }
 
 std::string validate_error(const std::string& op, const std::vector<ir::Shape>& activations,

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include "ir/graph.h"
 #include "ir/tensor.h"
 
@@ -41,6 +43,12 @@ RefTensor ref_avg_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
                          std::vector<int64_t> stride, std::vector<int64_t> padding,
                          bool ceil_mode, bool count_include_pad);
 RefTensor ref_global_avg_pool2d(const RefTensor& x);
+// a <op> b, op "add", "sub", "mul" or "div", with NumPy broadcasting.
+RefTensor ref_binary(const std::string& op, const RefTensor& a, const RefTensor& b);
+// The activation `op` (relu, clamp, sigmoid, silu, hardswish, hardsigmoid,
+// tanh, gelu, leaky_relu, elu) with the op's attributes, as PyTorch defines it.
+double ref_activation(const std::string& op, double x, const ir::Attrs& attrs = {});
+RefTensor ref_activation(const std::string& op, const RefTensor& x, const ir::Attrs& attrs = {});
 
 // --- harness -----------------------------------------------------------------
 
@@ -52,6 +60,36 @@ ir::Tensor random_tensor(const ir::Shape& shape, uint64_t seed, double lo = -1.0
 // named "node". Returns the node's output.
 ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
                   const std::vector<ir::Tensor>& params, const ir::Attrs& attrs = {});
+
+// An input of a one-node graph, in the node's input order: an activation
+// (a graph input) or a parameter.
+struct NodeInput {
+  ir::Tensor tensor;
+  bool param = false;
+};
+inline NodeInput activation(ir::Tensor t) { return {std::move(t), false}; }
+inline NodeInput parameter(ir::Tensor t) { return {std::move(t), true}; }
+
+// Runs one node named "node" with these inputs in this order: activations
+// become graph inputs "x0", "x1", ... with a symbolic batch (dim 0 kept as
+// given with `fixed_batch`), parameters "p0", "p1", .... Returns its output.
+ir::Tensor run_node(const std::string& op, const std::vector<NodeInput>& inputs,
+                    const ir::Attrs& attrs = {}, bool fixed_batch = false);
+
+// The same node's kernel compiled directly, its activation inputs handed
+// over in the layouts `given` (as a producer that wrote them so would):
+// what it asked for, the layout it wrote, and its output in plain layout.
+// Inputs it asks for in another layout are reordered for it, as the engine does.
+struct KernelRun {
+  std::vector<dnnl::memory::desc> asked;  // Kernel::input_desc(i)
+  dnnl::memory::desc output;              // Kernel::output_desc()
+  std::string implementation;
+  ir::Tensor y;
+};
+KernelRun run_kernel(const std::string& op, const std::vector<NodeInput>& inputs,
+                     const std::vector<dnnl::memory::desc>& given, const ir::Attrs& attrs = {});
+// An f32 desc of `shape` with a format tag (nChw16c, nhwc, ...).
+dnnl::memory::desc layout(const ir::Shape& shape, dnnl::memory::format_tag tag);
 
 // Builds the same one-node graph from shapes (random parameter data), runs
 // shape inference and returns the kiln::Error message it throws, or "" if none.

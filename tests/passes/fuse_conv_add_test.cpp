@@ -168,6 +168,28 @@ TEST_CASE("fuse_conv_add skips a conv that applies relu before the add") {
         "is a graph input");
 }
 
+TEST_CASE("fuse_conv_add skips a broadcast add and an add of a parameter") {
+  // conv(x) + gate, gate [N, 4, 1, 1]; conv(x) + bias, bias a [4, 1, 1] parameter.
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
+  Value* gate = g.add_node("pool", "global_avg_pool2d", {x})->output;
+  Value* s0 = g.add_node("add0", "add", {add_conv(g, "c0", x, 4, 4, 70), gate})->output;
+  Value* bias = g.add_param("bias", random_tensor({4, 1, 1}, 71));
+  Value* s1 = g.add_node("add1", "add", {bias, add_conv(g, "c1", x, 4, 4, 72)})->output;
+  g.set_outputs({g.add_node("relu0", "relu", {s0})->output, s1});
+  kiln::ir::infer_shapes(g, ops());
+
+  PassReport r = fuse_and_compare(g, {random_tensor({2, 4, 6, 6}, 73)});
+  CHECK(r.changed.empty());
+  REQUIRE(r.skipped.size() == 2);
+  CHECK(r.skipped[0].node == "add0");
+  CHECK(r.skipped[0].reason == "a broadcast add: a 'c0' [N, 4, 6, 6], b 'pool' [N, 4, 1, 1]");
+  CHECK(r.skipped[1].node == "add1");
+  CHECK(r.skipped[1].reason == "operand 'bias' is a parameter, not a residual");
+  CHECK(g.count_op("add") == 2);
+  CHECK(g.count_op("conv2d_add") == 0);
+}
+
 TEST_CASE("a conv2d_add whose residual is read later adds it through a binary post-op, right") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 8, 7, 9});

@@ -125,6 +125,21 @@ Break conv1_attr(const std::string& key, const json& value) {
   return edit_graph([key, value](json& doc) { node(doc, "conv1")["attrs"][key] = value; });
 }
 
+// Turns node `name` into an `op` node reading `inputs`; its output keeps the
+// name, so the nodes after it read it as before.
+void make_op(json& doc, const std::string& name, const std::string& op, const json& inputs,
+             const json& attrs = json::object()) {
+  json& n = node(doc, name);
+  n["op"] = op;
+  n["inputs"] = inputs;
+  n["attrs"] = attrs;
+}
+
+Break as_op(const std::string& name, const std::string& op, const json& inputs,
+            const json& attrs = json::object()) {
+  return edit_graph([=](json& doc) { make_op(doc, name, op, inputs, attrs); });
+}
+
 // --- the catalogue ---------------------------------------------------------------
 
 enum class Stage {
@@ -310,6 +325,35 @@ std::vector<Case> catalogue() {
       {"graph: a negative BN variance", Stage::load,
        edit_graph([](json& d) { set_inline(d, "bn1.running_var", {1}, {-1.5}); }),
        "running_var + eps must be positive, got -1.5 + 1e-05"},
+
+      // elementwise ops spliced in place of bn1 (conv1's output is [N, 1, 1, 1])
+      {"ops: clamp with min above max", Stage::load,
+       as_op("bn1", "clamp", {"conv1"}, {{"min", 2}, {"max", 1}}),
+       "node 'bn1' (clamp): attributes 'min' and 'max': expected min <= max, got 2 > 1"},
+      {"ops: clamp with neither bound", Stage::load, as_op("bn1", "clamp", {"conv1"}),
+       "node 'bn1' (clamp): clamp needs attribute 'min' or 'max', got neither"},
+      {"ops: an activation attribute past float32's range", Stage::load,
+       as_op("bn1", "elu", {"conv1"}, {{"alpha", 1e39}}),
+       "node 'bn1' (elu): attribute 'alpha': expected a finite float32 number, got 1e+39"},
+      {"ops: gelu with an unknown approximation", Stage::load,
+       as_op("bn1", "gelu", {"conv1"}, {{"approximate", "erf"}}),
+       "node 'bn1' (gelu): attribute 'approximate': expected \"none\" or \"tanh\", got \"erf\""},
+      {"ops: shapes that cannot broadcast", Stage::load,
+       edit_graph([](json& d) {
+         set_inline(d, "bn1.weight", {3, 1, 1, 1}, {0.5, 1.5, 2.5});
+         make_op(d, "bn1", "mul", {"conv1", "bn1.weight"});
+       }),
+       "node 'bn1' (mul): cannot broadcast a 'conv1' [N, 1, 1, 1] with b 'bn1.weight' [3, 1, 1, 1]"},
+      {"ops: a binary op of two parameters", Stage::load,
+       as_op("bn1", "sub", {"bn1.weight", "bn1.bias"}),
+       "node 'bn1' (sub): a 'bn1.weight' and b 'bn1.bias' are both parameters: expected at least "
+       "one activation"},
+      {"ops: a binary op with an empty parameter", Stage::load,
+       edit_graph([](json& d) {
+         set_inline(d, "bn1.weight", {1, 0}, json::array());
+         make_op(d, "bn1", "div", {"conv1", "bn1.weight"});
+       }),
+       "node 'bn1' (div): input 1 (b) 'bn1.weight': expected positive dimensions, got [1, 0]"},
 
       // the input tensor given on the command line
       {"input: a shape that does not fit the model", Stage::run,

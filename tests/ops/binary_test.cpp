@@ -1,0 +1,227 @@
+// The elementwise binary ops add, sub, mul and div (ops/add.cpp, sub.cpp,
+// mul.cpp, div.cpp) and their shared broadcasting kernel (ops/binary.cpp).
+//
+// One rounding of the exact result, as IEEE float32 does, is what every case
+// must give: the double reference rounded to float32 is that (a double holds
+// the exact sum, difference and product of two floats, and rounding a
+// quotient first to double then to float32 equals rounding it once), so the
+// results are compared for equality.
+#include "ops/binary.h"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/plan_impl.h"
+#include "ir/verify.h"
+#include "tests/ops/reference.h"
+#include "tests/passes/graph_builders.h"
+
+using namespace kiln;
+using namespace kiln::test;
+using tag = dnnl::memory::format_tag;
+
+namespace {
+
+const char* const kOps[] = {"add", "sub", "mul", "div"};
+
+RefTensor rounded(RefTensor t) {
+  for (double& v : t.data) v = static_cast<float>(v);
+  return t;
+}
+
+// a in [-1, 1), b in [0.5, 2) with signs mixed (never near 0: b divides).
+ir::Tensor operand_a(const ir::Shape& shape) { return random_tensor(shape, 41); }
+ir::Tensor operand_b(const ir::Shape& shape) {
+  ir::Tensor t = random_tensor(shape, 42, 0.5, 2.0);
+  for (size_t i = 0; i < t.data.size(); i += 3) t.data[i] = -t.data[i];
+  return t;
+}
+
+void check_exact(const std::string& op, const ir::Tensor& got, const ir::Tensor& a,
+                 const ir::Tensor& b) {
+  std::string report;
+  CHECK_MESSAGE(count_mismatches(got, rounded(ref_binary(op, to_ref(a), to_ref(b))), 0.0,
+                                 report) == 0,
+                report);
+}
+
+struct Case {
+  const char* what;
+  ir::Shape a, b;
+  bool a_param = false, b_param = false;
+  bool fixed_batch = false;  // the batch is symbolic in the graph unless fixed
+};
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {"same shapes", {2, 5, 9, 11}, {2, 5, 9, 11}},
+      {"a gate [N, C, 1, 1] on the right", {2, 5, 9, 11}, {2, 5, 1, 1}},
+      {"a gate [N, C, 1, 1] on the left", {2, 5, 1, 1}, {2, 5, 9, 11}},
+      {"one channel against many", {2, 5, 9, 11}, {2, 1, 9, 11}},
+      {"both sides broadcast", {2, 5, 1, 11}, {2, 1, 9, 1}},
+      {"a [C, 1, 1] parameter", {2, 5, 9, 11}, {5, 1, 1}, false, true},
+      {"a [1, C, 1, 1] parameter", {2, 5, 9, 11}, {1, 5, 1, 1}, false, true},
+      {"a [W] parameter", {2, 5, 9, 11}, {11}, false, true},
+      {"a scalar [1] parameter", {2, 5, 9, 11}, {1}, false, true},
+      {"a scalar [] parameter", {2, 5, 9, 11}, {}, false, true},
+      {"a scalar [] parameter on the left", {}, {2, 5, 9, 11}, true, false},
+      {"a [C, 1, 1] parameter on the left", {5, 1, 1}, {2, 5, 9, 11}, true, false},
+      {"rank 2 with a [K] parameter", {3, 37}, {37}, false, true},
+      {"rank 3 with a [N, 1, K] activation", {3, 7, 13}, {3, 1, 13}},
+      // With a fixed batch of 2, a graph input's dim 0 is 2 whatever its rank.
+      {"a lower-rank activation on the right", {2, 3, 2, 5}, {2, 5}, false, false, true},
+      {"a lower-rank activation on the left", {2, 1}, {2, 3, 2, 5}, false, false, true},
+  };
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("add, sub, mul and div broadcast as NumPy does and round exactly once") {
+  for (const char* op : kOps) {
+    for (const Case& c : cases()) {
+      CAPTURE(op);
+      CAPTURE(c.what);
+      ir::Tensor a = operand_a(c.a), b = operand_b(c.b);
+      ir::Tensor got = run_node(op, {c.a_param ? parameter(a) : activation(a),
+                                     c.b_param ? parameter(b) : activation(b)},
+                                {}, c.fixed_batch);
+      check_exact(op, got, a, b);
+    }
+  }
+}
+
+TEST_CASE("a binary op of one activation with itself reads it twice") {
+  ir::Tensor x = operand_b({2, 3, 5});
+  for (const char* op : kOps) {
+    CAPTURE(op);
+    ir::Graph g;
+    ir::Value* in = g.add_input("x", {ir::kBatch, 3, 5});
+    g.set_outputs({g.add_node("y", op, {in, in})->output});
+    ir::infer_shapes(g, kiln::test::ops());
+    check_exact(op, engine::run_graph(g, {x}).at(0), x, x);
+  }
+}
+
+TEST_CASE("binary ops keep the full operand's layout and ask for the broadcast one in it") {
+  const ir::Shape full = {2, 20, 7, 9};  // 20 channels: a partial block of 16 and of 8
+  const ir::Shape gate = {2, 20, 1, 1};
+  ir::Tensor big_a = operand_a(full), big_b = operand_b(full);
+  for (const char* op : kOps) {
+    for (tag t : {tag::nChw16c, tag::nChw8c, tag::nhwc, tag::nchw}) {
+      CAPTURE(op);
+      CAPTURE(int(t));
+      const dnnl::memory::desc blocked = layout(full, t), plain = layout(gate, tag::nchw);
+
+      // The big tensor on the left, the gate (activation or parameter) on the right.
+      ir::Tensor small_b = operand_b(gate);
+      KernelRun run = run_kernel(op, {activation(big_a), activation(small_b)}, {blocked, plain});
+      CHECK(run.asked[0] == blocked);
+      CHECK(run.asked[1] == layout(gate, t));
+      CHECK(run.output == blocked);
+      check_exact(op, run.y, big_a, small_b);
+      ir::Tensor param_b = operand_b({20, 1, 1});
+      run = run_kernel(op, {activation(big_a), parameter(param_b)}, {blocked});
+      CHECK(run.asked[0] == blocked);
+      CHECK(run.output == blocked);
+      check_exact(op, run.y, big_a, param_b);
+
+      // The gate on the left: sub swaps with a negation, div copies it broadcast first.
+      ir::Tensor small_a = operand_a(gate);
+      run = run_kernel(op, {activation(small_a), activation(big_b)}, {plain, blocked});
+      CHECK(run.asked[0] == (std::string(op) == "div" ? plain : layout(gate, t)));
+      CHECK(run.asked[1] == blocked);
+      CHECK(run.output == blocked);
+      check_exact(op, run.y, small_a, big_b);
+      ir::Tensor scalar_a = operand_a({});
+      run = run_kernel(op, {parameter(scalar_a), activation(big_b)}, {blocked});
+      CHECK(run.asked[0] == blocked);
+      CHECK(run.output == blocked);
+      check_exact(op, run.y, scalar_a, big_b);
+
+      // Same shapes: b is asked for in a's layout.
+      run = run_kernel(op, {activation(big_a), activation(big_b)}, {blocked, blocked});
+      CHECK(run.asked[0] == blocked);
+      CHECK(run.asked[1] == blocked);
+      check_exact(op, run.y, big_a, big_b);
+    }
+  }
+}
+
+TEST_CASE("a squeeze-excitation gate multiplies a conv's output in its layout, on a jit kernel") {
+  // y = conv(x); s = sigmoid(global_avg_pool2d(y)); out = y * s, s [N, C, 1, 1].
+  const int64_t C = 5, OC = 20;
+  ir::Tensor x = random_tensor({2, C, 7, 9}, 43);
+  ir::Graph g;
+  ir::Value* y = add_conv(g, "conv", g.add_input("x", {ir::kBatch, C, 7, 9}), C, OC, 44);
+  ir::Value* pooled = g.add_node("pool", "global_avg_pool2d", {y})->output;
+  ir::Value* s = g.add_node("gate", "sigmoid", {pooled})->output;
+  g.set_outputs({g.add_node("scale", "mul", {y, s})->output});
+  ir::infer_shapes(g, kiln::test::ops());
+
+  engine::Plan plan = engine::compile(g, 2);
+  const engine::PlanImpl& impl = engine::plan_impl(plan);
+  const engine::Step* conv = nullptr;
+  const engine::Step* mul = nullptr;
+  for (const engine::Step& step : impl.steps) {
+    if (step.op == "conv2d") conv = &step;
+    if (step.op == "mul") mul = &step;
+    CHECK(step.name != "reorder conv");  // the big tensor is never reordered
+  }
+  REQUIRE(conv);
+  REQUIRE(mul);
+  CHECK(impl.tensors.at(size_t(mul->inputs[0])).desc == impl.tensors.at(size_t(conv->output)).desc);
+  CHECK(impl.tensors.at(size_t(mul->output)).desc == impl.tensors.at(size_t(conv->output)).desc);
+  // oneDNN 2.6 runs a broadcast src1 in src0's blocked layout on its jit
+  // kernel; in any other layout it would fall back to the reference one.
+  if (conv->kernel->implementation().rfind("ref", 0) != 0)
+    CHECK(mul->kernel->implementation().rfind("jit", 0) == 0);
+
+  ir::Tensor got = engine::Context(plan).run({x}).at(0);
+  RefTensor bias = to_ref(*g.find_value("conv.bias")->data);
+  RefTensor want = ref_conv2d(to_ref(x), to_ref(*g.find_value("conv.weight")->data), &bias,
+                              {1, 1}, {1, 1}, {1, 1}, 1);
+  want = ref_binary("mul", want, ref_activation("sigmoid", ref_global_avg_pool2d(want)));
+  std::string report;
+  CHECK_MESSAGE(count_mismatches(got, want, 1e-5, report) == 0, report);
+}
+
+TEST_CASE("binary ops reject shapes that cannot broadcast, naming both") {
+  CHECK(validate_error("mul", {{2, 64, 7, 7}}, {{32, 1, 1}}) ==
+        "node 'node' (mul): cannot broadcast a 'x0' [N, 64, 7, 7] with b 'p0' [32, 1, 1] "
+        "(aligned on the right, each dimension pair must be equal or contain a 1)");
+  CHECK(validate_error("sub", {{2, 5, 9, 11}, {2, 5, 9, 10}}, {}) ==
+        "node 'node' (sub): cannot broadcast a 'x0' [N, 5, 9, 11] with b 'x1' [N, 5, 9, 10] "
+        "(aligned on the right, each dimension pair must be equal or contain a 1)");
+  // The symbolic batch may be any size: only N or 1 broadcast with it.
+  CHECK(validate_error("add", {{2, 5}}, {{3, 5}}) ==
+        "node 'node' (add): cannot broadcast a 'x0' [N, 5] with b 'p0' [3, 5] "
+        "(aligned on the right, each dimension pair must be equal or contain a 1)");
+  CHECK(validate_error("add", {{2, 5}}, {{1, 5}}).empty());
+}
+
+TEST_CASE("binary ops reject two parameters, empty dimensions and attributes") {
+  CHECK(validate_error("div", {}, {{2, 5}, {5}}) ==
+        "node 'node' (div): a 'p0' and b 'p1' are both parameters: expected at least one "
+        "activation");
+  CHECK(validate_error("add", {{2, 5}}, {{0}}) ==
+        "node 'node' (add): input 1 (b) 'p0': expected positive dimensions, got [0]");
+  CHECK(validate_error("mul", {{2, 5}}, {{5}}, {{"activation", std::string("relu")}}) ==
+        "node 'node' (mul): unknown attribute 'activation' (known: none)");
+  CHECK(validate_error("sub", {{2, 5}, {2, 5}, {2, 5}}, {}) ==
+        "node 'node' (sub): expected 2 inputs, got 3");
+}
+
+TEST_CASE("broadcast_shapes aligns on the right and treats the batch as unknown") {
+  using ops::broadcast_shapes;
+  CHECK(broadcast_shapes({2, 5, 9, 11}, {5, 1, 1}) == ir::Shape{2, 5, 9, 11});
+  CHECK(broadcast_shapes({1, 5, 1}, {3, 1, 7}) == ir::Shape{3, 5, 7});
+  CHECK(broadcast_shapes({}, {4}) == ir::Shape{4});
+  CHECK(broadcast_shapes({ir::kBatch, 5}, {1, 5}) == ir::Shape{ir::kBatch, 5});
+  CHECK(broadcast_shapes({ir::kBatch, 5}, {ir::kBatch, 1}) == ir::Shape{ir::kBatch, 5});
+  CHECK_FALSE(broadcast_shapes({ir::kBatch, 5}, {2, 5}));
+  CHECK_FALSE(broadcast_shapes({3, 5}, {2, 5}));
+}
