@@ -8,6 +8,7 @@ namespace kiln::ops {
 void register_add(Registry& r);
 void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
+void register_concat(Registry& r);
 void register_conv2d(Registry& r);
 void register_conv2d_add(Registry& r);
 void register_flatten(Registry& r);
@@ -21,6 +22,7 @@ static Registry build_registry() {
   register_add(r);
   register_avg_pool2d(r);
   register_batchnorm(r);
+  register_concat(r);
   register_conv2d(r);
   register_conv2d_add(r);
   register_flatten(r);
