@@ -15,7 +15,10 @@ void register_flatten(Registry& r);
 void register_global_avg_pool2d(Registry& r);
 void register_linear(Registry& r);
 void register_max_pool2d(Registry& r);
+void register_permute(Registry& r);
 void register_relu(Registry& r);
+void register_reshape(Registry& r);
+void register_slice(Registry& r);
 
 static Registry build_registry() {
   Registry r;
@@ -29,7 +32,10 @@ static Registry build_registry() {
   register_global_avg_pool2d(r);
   register_linear(r);
   register_max_pool2d(r);
+  register_permute(r);
   register_relu(r);
+  register_reshape(r);
+  register_slice(r);
   return r;
 }
 
