@@ -5,6 +5,7 @@
 namespace kiln::ops {
 
 // One per op file in ops/.
+void register_adaptive_avg_pool2d(Registry& r);
 void register_add(Registry& r);
 void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
@@ -15,6 +16,7 @@ void register_flatten(Registry& r);
 void register_global_avg_pool2d(Registry& r);
 void register_linear(Registry& r);
 void register_max_pool2d(Registry& r);
+void register_mean(Registry& r);
 void register_permute(Registry& r);
 void register_relu(Registry& r);
 void register_reshape(Registry& r);
@@ -22,6 +24,7 @@ void register_slice(Registry& r);
 
 static Registry build_registry() {
   Registry r;
+  register_adaptive_avg_pool2d(r);
   register_add(r);
   register_avg_pool2d(r);
   register_batchnorm(r);
@@ -32,6 +35,7 @@ static Registry build_registry() {
   register_global_avg_pool2d(r);
   register_linear(r);
   register_max_pool2d(r);
+  register_mean(r);
   register_permute(r);
   register_relu(r);
   register_reshape(r);
