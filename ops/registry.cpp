@@ -14,6 +14,7 @@ void register_conv2d(Registry& r);
 void register_conv2d_add(Registry& r);
 void register_flatten(Registry& r);
 void register_global_avg_pool2d(Registry& r);
+void register_layer_norm(Registry& r);
 void register_linear(Registry& r);
 void register_max_pool2d(Registry& r);
 void register_mean(Registry& r);
@@ -33,6 +34,7 @@ static Registry build_registry() {
   register_conv2d_add(r);
   register_flatten(r);
   register_global_avg_pool2d(r);
+  register_layer_norm(r);
   register_linear(r);
   register_max_pool2d(r);
   register_mean(r);
