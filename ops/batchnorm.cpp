@@ -26,14 +26,6 @@
 
 namespace kiln::ops {
 
-static double read_eps(const ir::Node& node) {
-  double eps = ir::attr_real(node, "eps", 1e-5);
-  if (!(eps >= 0) || !std::isfinite(eps))
-    throw Error(node.where(), "attribute 'eps': expected a finite non-negative number, got " +
-                                  ir::attr_str(node.attrs.at("eps")));
-  return eps;
-}
-
 static void validate(const ir::Node& node) {
   ir::check_known_attrs(node, {"eps"});
   read_eps(node);

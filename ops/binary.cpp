@@ -84,7 +84,7 @@ static memory::desc plain(const memory::dims& dims) {
 // operand of an nChw16c activation is nChw16c too. oneDNN 2.6's jit binary
 // kernels take a broadcast src1 only in src0's own layout; with any other it
 // falls back to its reference kernel.
-static memory::desc same_layout(const memory::desc& full, const memory::dims& dims) {
+static memory::desc broadcast_layout(const memory::desc& full, const memory::dims& dims) {
   if (dims == full.dims()) return full;
   dnnl_memory_desc_t md = full.data;
   if (md.format_kind != dnnl_blocked) return plain(dims);
@@ -255,7 +255,7 @@ static std::unique_ptr<Kernel> compile_binary(const ir::Node& node, const Compil
     };
     auto src1_desc = [&](const Operand& op) {
       const bool same_rank = op.value->is_param() || op.value->shape.size() == op.dims.size();
-      return same_rank ? same_layout(layout, op.dims) : plain(op.dims);
+      return same_rank ? broadcast_layout(layout, op.dims) : plain(op.dims);
     };
 
     dnnl::reorder::primitive_desc broadcast_pd;

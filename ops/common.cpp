@@ -1,8 +1,11 @@
 #include "ops/common.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
+#include <vector>
 
+#include "ir/attrs.h"
 #include "ir/error.h"
 #include "ir/large_buffer.h"
 #include "ops/registry.h"
@@ -50,14 +53,60 @@ void require_shape(const ir::Node& node, size_t index, const std::string& what,
                                   ir::shape_str(shape) + ", got " + ir::shape_str(s));
 }
 
+void require_rank_1_to_max(const ir::Node& node, size_t index, const std::string& what) {
+  const ir::Shape& x = node.inputs.at(index)->shape;
+  bool ok = !x.empty() && x.size() <= kMaxRank;
+  for (size_t d = 0; ok && d < x.size(); ++d) ok = x[d] >= 1 || (d == 0 && x[d] == ir::kBatch);
+  if (!ok)
+    throw Error(node.where(), what + " '" + node.inputs[index]->name + "': expected rank 1 to " +
+                                  std::to_string(kMaxRank) + " with positive sizes, got shape " +
+                                  ir::shape_str(x));
+}
+
+size_t normalize_axis(const ir::Node& node, const std::string& attr, int64_t axis, size_t rank,
+                      const std::string& what) {
+  const int64_t r = static_cast<int64_t>(rank);
+  int64_t d = axis < 0 ? axis + r : axis;
+  if (d < 0 || d >= r)
+    throw Error(node.where(), "attribute '" + attr + "': expected a dimension of " + what +
+                                  " (rank " + std::to_string(rank) + "), got " +
+                                  std::to_string(axis));
+  return static_cast<size_t>(d);
+}
+
+double read_eps(const ir::Node& node) {
+  double eps = ir::attr_real(node, "eps", 1e-5);
+  if (!(eps >= 0) || !std::isfinite(eps))
+    throw Error(node.where(), "attribute 'eps': expected a finite non-negative number, got " +
+                                  ir::attr_str(node.attrs.at("eps")));
+  return eps;
+}
+
 memory::dims to_dims(const ir::Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
 memory::desc plain_desc(const ir::Shape& shape) {
   using tag = memory::format_tag;
-  static const tag tags[] = {tag::a, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde};
-  if (shape.empty() || shape.size() > 5)
+  static const tag tags[] = {tag::a, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde, tag::abcdef};
+  if (shape.empty() || shape.size() > 6)
     throw Error("plain_desc: unsupported rank " + std::to_string(shape.size()));
   return memory::desc(to_dims(shape), memory::data_type::f32, tags[shape.size()]);
+}
+
+memory::desc same_layout(const memory::desc& like, const memory::dims& dims) {
+  using tag = memory::format_tag;
+  // Per rank: plain, channels last, channel blocks of 8 and 16.
+  static const std::vector<std::vector<tag>> tags = {
+      {}, {}, {tag::ab}, {tag::abc, tag::acb, tag::aBc8b, tag::aBc16b},
+      {tag::abcd, tag::acdb, tag::aBcd8b, tag::aBcd16b},
+      {tag::abcde, tag::acdeb, tag::aBcde8b, tag::aBcde16b}};
+  const memory::dims like_dims = like.dims();
+  if (like_dims.size() == dims.size() && dims.size() < tags.size()) {
+    for (tag t : tags[dims.size()]) {
+      if (memory::desc(like_dims, memory::data_type::f32, t) == like)
+        return memory::desc(dims, memory::data_type::f32, t);
+    }
+  }
+  return plain_desc(ir::Shape(dims.begin(), dims.end()));
 }
 
 dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops) {

@@ -25,12 +25,28 @@ void require_nchw(const ir::Node& node, size_t index, const std::string& what);
 // Input `index` must have exactly this shape.
 void require_shape(const ir::Node& node, size_t index, const std::string& what,
                    const ir::Shape& shape);
+// Input `index` must have rank 1 to kMaxRank with every dimension positive
+// (the symbolic batch allowed in dim 0).
+void require_rank_1_to_max(const ir::Node& node, size_t index, const std::string& what);
+// `axis`, read from attribute `attr`, as a dimension of a rank-`rank` input
+// called `what`: negative counts from the end (-1 is the last dim).
+size_t normalize_axis(const ir::Node& node, const std::string& attr, int64_t axis, size_t rank,
+                      const std::string& what = "x");
+// Attribute 'eps' of a normalisation: a finite number >= 0, default 1e-5.
+double read_eps(const ir::Node& node);
+
+// The highest rank the shape ops (concat, slice, reshape, permute, mean) take.
+constexpr size_t kMaxRank = 6;
 
 // --- oneDNN set-up -----------------------------------------------------------
 
 dnnl::memory::dims to_dims(const ir::Shape& shape);
-// The plain, C-ordered layout of a shape (nchw for rank 4, nc for rank 2, ...).
+// The plain, C-ordered layout of a shape (nchw for rank 4, nc for rank 2, ...), rank 1 to 6.
 dnnl::memory::desc plain_desc(const ir::Shape& shape);
+// `dims` in the layout `like` has (plain, nhwc, nChw8c, nChw16c and their
+// other ranks), so a kernel can write its output in its input's layout; plain
+// when `like` is none of these.
+dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims);
 // Every primitive gets this attribute, with the scratchpad owned by the caller
 // so that a context can run without allocating: pass post-ops if any.
 dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops = dnnl::post_ops());

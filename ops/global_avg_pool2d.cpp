@@ -12,11 +12,10 @@
 #include "ir/attrs.h"
 #include "ir/error.h"
 #include "ops/common.h"
+#include "ops/pool2d.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
-
-using dnnl::memory;
 
 static void validate(const ir::Node& node) {
   ir::check_known_attrs(node, {});
@@ -31,17 +30,8 @@ static ir::Shape infer_shape(const ir::Node& node) {
 
 static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   const ir::Shape& x = node.inputs[0]->shape;
-  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
-    const memory::desc& src = ctx.input_descs.at(0);
-    memory::desc dst({x[0], x[1], 1, 1}, memory::data_type::f32, memory::format_tag::any);
-    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference,
-                                     dnnl::algorithm::pooling_avg_exclude_padding, src, dst,
-                                     {1, 1}, {x[2], x[3]}, {0, 0}, {0, 0});
-    dnnl::pooling_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
-    return std::make_unique<PrimitiveKernel>(
-        dnnl::pooling_forward(pd), std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, src}},
-        pd.dst_desc(), pd.scratchpad_desc(), ExecArgs{});
-  });
+  return compile_pool2d(node, ctx, unpadded_pool2d(x[2], x[3], x[2], x[3]),
+                        dnnl::algorithm::pooling_avg_exclude_padding);
 }
 
 void register_global_avg_pool2d(Registry& r) {

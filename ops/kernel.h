@@ -64,6 +64,15 @@ class Kernel {
   virtual std::string implementation() const { return "kiln"; }
 };
 
+// oneDNN's name for the implementation a primitive runs (e.g. "jit:avx2").
+inline std::string primitive_implementation(const dnnl::primitive& primitive) {
+  const char* info = nullptr;
+  if (dnnl_primitive_desc_query(primitive.get_primitive_desc(), dnnl_query_impl_info_str, 0,
+                                &info) == dnnl_success && info)
+    return info;
+  return "oneDNN";
+}
+
 // The common case: one oneDNN primitive, activations bound to given DNNL_ARG
 // ids, constant arguments (packed weights, bias) owned by the kernel.
 class PrimitiveKernel : public Kernel {
@@ -77,12 +86,7 @@ class PrimitiveKernel : public Kernel {
                   dnnl::memory::desc scratchpad, Constants constants, int output_arg = DNNL_ARG_DST)
       : primitive_(std::move(primitive)), inputs_(std::move(inputs)), output_(std::move(output)),
         scratchpad_(std::move(scratchpad)), constants_(std::move(constants)),
-        output_arg_(output_arg) {
-    const char* info = nullptr;
-    if (dnnl_primitive_desc_query(primitive_.get_primitive_desc(), dnnl_query_impl_info_str, 0,
-                                  &info) == dnnl_success && info)
-      implementation_ = info;
-  }
+        output_arg_(output_arg), implementation_(primitive_implementation(primitive_)) {}
 
   dnnl::memory::desc input_desc(size_t i) const override { return inputs_.at(i).desc; }
   dnnl::memory::desc output_desc() const override { return output_; }
@@ -110,7 +114,7 @@ class PrimitiveKernel : public Kernel {
   dnnl::memory::desc scratchpad_;
   Constants constants_;
   int output_arg_;
-  std::string implementation_ = "oneDNN";
+  std::string implementation_;
 };
 
 }  // namespace kiln::ops

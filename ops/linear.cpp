@@ -1,20 +1,23 @@
 // linear: fully connected layer, as torch.nn.functional.linear.
 //
-//   y[n, o] = bias[o] + sum over i of x[n, i] * weight[o, i]
+//   y[..., o] = bias[o] + sum over i of x[..., i] * weight[o, i]
 //
-// inputs   x       activation [N, IN]
+// inputs   x       activation [..., IN], rank 2 to 6 ([N, IN] after a flatten; [N, L, IN]
+//                  or [N, H, W, IN] in transformer-style blocks)
 //          weight  parameter  [OUT, IN]
 //          bias    parameter  [OUT], optional
-// output   y       [N, OUT]
+// output   y       [..., OUT]
 // attrs    none
 //
 // A oneDNN inner product with every layout format_tag::any: the weights are
-// reordered once into the layout the primitive chose; x is 2-D, so its
-// layout is in practice the plain one flatten writes.
+// reordered once into the layout the primitive chose. A 2-D x arrives in
+// practice plain (from flatten); a higher-rank x is read plain and seen as
+// [M, IN] with M the product of its leading dims, y as [M, OUT].
 #include "ir/attrs.h"
 #include "ir/error.h"
 #include "ops/common.h"
 #include "ops/registry.h"
+#include "ops/view.h"
 
 namespace kiln::ops {
 
@@ -25,48 +28,61 @@ static void validate(const ir::Node& node) {
   require_activation(node, 0, "x");
   require_param(node, 1, "weight");
   if (node.inputs.size() == 3) require_param(node, 2, "bias");
-  require_rank(node, 0, "x", 2);
+  require_rank_1_to_max(node, 0, "x");
   require_rank(node, 1, "weight", 2);
   const ir::Shape& x = node.inputs[0]->shape;
   const ir::Shape& w = node.inputs[1]->shape;
-  if (x[1] < 1 || w[0] < 1)
+  if (x.size() < 2)
+    throw Error(node.where(), "x '" + node.inputs[0]->name + "': expected rank 2 to " +
+                                  std::to_string(kMaxRank) + ", got shape " + ir::shape_str(x));
+  if (w[0] < 1)
     throw Error(node.where(), "expected positive sizes, got x " + ir::shape_str(x) +
                                   " and weight " + ir::shape_str(w));
-  if (w[1] != x[1])
+  if (w[1] != x.back())
     throw Error(node.where(), "weight '" + node.inputs[1]->name + "' " + ir::shape_str(w) +
-                                  ": expected " + std::to_string(x[1]) +
+                                  ": expected " + std::to_string(x.back()) +
                                   " input features (x '" + node.inputs[0]->name + "' is " +
                                   ir::shape_str(x) + "), got " + std::to_string(w[1]));
   if (node.inputs.size() == 3) require_shape(node, 2, "bias", {w[0]});
 }
 
 static ir::Shape infer_shape(const ir::Node& node) {
-  return {node.inputs[0]->shape[0], node.inputs[1]->shape[0]};
+  ir::Shape y = node.inputs[0]->shape;
+  y.back() = node.inputs[1]->shape[0];
+  return y;
 }
 
 static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   const ir::Tensor& weight = *node.inputs[1]->data;
   const ir::Tensor* bias = node.inputs.size() == 3 ? node.inputs[2]->data.get() : nullptr;
-  const int64_t N = node.inputs[0]->shape[0], IN = weight.shape[1], OUT = weight.shape[0];
+  const ir::Shape& x = node.inputs[0]->shape;
+  const int64_t IN = weight.shape[1], OUT = weight.shape[0];
+  const int64_t M = ir::shape_numel(x) / IN;
+  const bool rows_view = x.size() > 2;
   return with_node(node, [&]() -> std::unique_ptr<Kernel> {
     auto any = [](const memory::dims& dims) {
       return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
     };
+    // A 2-D view of a higher-rank x must be plain, so that it is x's plain bytes.
+    const memory::desc src = rows_view ? plain_desc({M, IN}) : any({M, IN});
+    const memory::desc dst = rows_view ? plain_desc({M, OUT}) : any({M, OUT});
     const auto prop = dnnl::prop_kind::forward_inference;
     dnnl::inner_product_forward::desc desc =
-        bias ? dnnl::inner_product_forward::desc(prop, any({N, IN}), any({OUT, IN}), any({OUT}),
-                                                 any({N, OUT}))
-             : dnnl::inner_product_forward::desc(prop, any({N, IN}), any({OUT, IN}),
-                                                 any({N, OUT}));
+        bias ? dnnl::inner_product_forward::desc(prop, src, any({OUT, IN}), any({OUT}), dst)
+             : dnnl::inner_product_forward::desc(prop, src, any({OUT, IN}), dst);
     dnnl::inner_product_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
 
     Constants constants;
     pack_param(constants, DNNL_ARG_WEIGHTS, weight, pd.weights_desc());
     if (bias) pack_param(constants, DNNL_ARG_BIAS, *bias, pd.bias_desc());
-    return std::make_unique<PrimitiveKernel>(
+    auto kernel = std::make_unique<PrimitiveKernel>(
         dnnl::inner_product_forward(pd),
         std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, pd.src_desc()}}, pd.dst_desc(),
         pd.scratchpad_desc(), std::move(constants));
+    if (!rows_view) return kernel;
+    return std::make_unique<ReshapedKernel>(std::move(kernel),
+                                            std::vector<memory::desc>{plain_desc(x)},
+                                            plain_desc(infer_shape(node)), ctx.engine);
   });
 }
 

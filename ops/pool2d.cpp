@@ -10,6 +10,10 @@ namespace kiln::ops {
 
 using dnnl::memory;
 
+Pool2dAttrs unpadded_pool2d(int64_t kh, int64_t kw, int64_t sh, int64_t sw) {
+  return {{kh, kw}, {sh, sw}, {0, 0}, {1, 1}, false};
+}
+
 Pool2dAttrs read_pool2d_attrs(const ir::Node& node, bool has_dilation) {
   Pool2dAttrs a;
   if (!node.attrs.count("kernel"))

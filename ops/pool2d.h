@@ -21,6 +21,11 @@ struct Pool2dAttrs {
   bool ceil_mode = false;
 };
 
+// A pooling window of `kernel`, moved by `stride`, no padding: how the
+// average ops without pooling attributes (global_avg_pool2d, mean over
+// [2, 3], adaptive_avg_pool2d) set up their kernel.
+Pool2dAttrs unpadded_pool2d(int64_t kh, int64_t kw, int64_t sh, int64_t sw);
+
 // Reads and checks the attributes; `dilation` only if the op has it.
 Pool2dAttrs read_pool2d_attrs(const ir::Node& node, bool has_dilation);
 

@@ -5,10 +5,12 @@
 namespace kiln::ops {
 
 // One per op file in ops/.
+void register_adaptive_avg_pool2d(Registry& r);
 void register_add(Registry& r);
 void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
 void register_clamp(Registry& r);
+void register_concat(Registry& r);
 void register_conv2d(Registry& r);
 void register_conv2d_add(Registry& r);
 void register_div(Registry& r);
@@ -18,22 +20,29 @@ void register_gelu(Registry& r);
 void register_global_avg_pool2d(Registry& r);
 void register_hardsigmoid(Registry& r);
 void register_hardswish(Registry& r);
+void register_layer_norm(Registry& r);
 void register_leaky_relu(Registry& r);
 void register_linear(Registry& r);
 void register_max_pool2d(Registry& r);
+void register_mean(Registry& r);
 void register_mul(Registry& r);
+void register_permute(Registry& r);
 void register_relu(Registry& r);
+void register_reshape(Registry& r);
 void register_sigmoid(Registry& r);
 void register_silu(Registry& r);
+void register_slice(Registry& r);
 void register_sub(Registry& r);
 void register_tanh(Registry& r);
 
 static Registry build_registry() {
   Registry r;
+  register_adaptive_avg_pool2d(r);
   register_add(r);
   register_avg_pool2d(r);
   register_batchnorm(r);
   register_clamp(r);
+  register_concat(r);
   register_conv2d(r);
   register_conv2d_add(r);
   register_div(r);
@@ -43,13 +52,18 @@ static Registry build_registry() {
   register_global_avg_pool2d(r);
   register_hardsigmoid(r);
   register_hardswish(r);
+  register_layer_norm(r);
   register_leaky_relu(r);
   register_linear(r);
   register_max_pool2d(r);
+  register_mean(r);
   register_mul(r);
+  register_permute(r);
   register_relu(r);
+  register_reshape(r);
   register_sigmoid(r);
   register_silu(r);
+  register_slice(r);
   register_sub(r);
   register_tanh(r);
   return r;

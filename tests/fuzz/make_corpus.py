@@ -15,9 +15,13 @@ then writes:
                       weights inline): whole and in pieces (stem, a block, a
                       downsampling block, the head); plus one graph with the
                       ops resnet18 does not use (grouped conv, avg_pool2d,
-                      linear -> batchnorm), and one with the elementwise ops
+                      linear -> batchnorm), one with the elementwise ops
                       (a squeeze-excitation gate, broadcast and scalar
-                      arithmetic, every activation)
+                      arithmetic, every activation), and one with the shape,
+                      pooling and normalisation ops (concat, slice, a ceil_mode
+                      avg_pool2d whose last window is clipped,
+                      adaptive_avg_pool2d, permute, layer_norm, linear on
+                      rank 4, reshape, mean)
 Seeds are small (the whole corpus stays well under 2 MB) and deterministic.
 """
 import json
@@ -145,6 +149,37 @@ def eltwise_ops():
     }
 
 
+def shape_ops():
+    return {
+        "format": "kiln", "version": 1, "producer": "tests/fuzz/make_corpus.py (shape ops)",
+        "inputs": [{"name": "x", "dtype": "float32", "shape": ["N", 4, 7, 7]}],
+        "outputs": ["mean", "flat"],
+        "params": [
+            {"name": "conv.weight", "dtype": "float32", "shape": [8, 4, 3, 3]},
+            {"name": "conv2.weight", "dtype": "float32", "shape": [4, 4, 1, 1]},
+            {"name": "norm.weight", "dtype": "float32", "shape": [6]},
+            {"name": "norm.bias", "dtype": "float32", "shape": [6]},
+            {"name": "fc.weight", "dtype": "float32", "shape": [5, 6]},
+        ],
+        "nodes": [
+            {"name": "conv", "op": "conv2d", "inputs": ["x", "conv.weight"], "attrs": {"padding": [1, 1]}},
+            {"name": "conv2", "op": "conv2d", "inputs": ["x", "conv2.weight"]},
+            {"name": "cat", "op": "concat", "inputs": ["conv", "conv2"], "attrs": {"axis": 1}},
+            {"name": "half", "op": "slice", "inputs": ["cat"], "attrs": {"axis": 1, "start": 0, "end": 6}},
+            {"name": "pool", "op": "avg_pool2d", "inputs": ["half"],
+             "attrs": {"kernel": [2, 2], "stride": [2, 2], "ceil_mode": 1, "count_include_pad": 1}},
+            {"name": "adapt", "op": "adaptive_avg_pool2d", "inputs": ["pool"], "attrs": {"output_size": [3, 3]}},
+            {"name": "nhwc", "op": "permute", "inputs": ["adapt"], "attrs": {"dims": [0, 2, 3, 1]}},
+            {"name": "norm", "op": "layer_norm", "inputs": ["nhwc", "norm.weight", "norm.bias"],
+             "attrs": {"normalized_shape": [6], "eps": 1e-6}},
+            {"name": "fc", "op": "linear", "inputs": ["norm", "fc.weight"]},
+            {"name": "nchw", "op": "permute", "inputs": ["fc"], "attrs": {"dims": [0, 3, 1, 2]}},
+            {"name": "flat", "op": "reshape", "inputs": ["nchw"], "attrs": {"shape": [0, -1]}},
+            {"name": "mean", "op": "mean", "inputs": ["nchw"], "attrs": {"dims": [2, 3], "keepdim": 0}},
+        ],
+    }
+
+
 def npy_variants(out):
     def write(name, arr, version):
         with open(os.path.join(out, name), "wb") as f:
@@ -193,6 +228,7 @@ def main():
             "resnet18_head.json": dump(piece(resnet, "avgpool", "fc", "layer4.1.relu_1", [16, 1, 1])),
             "other_ops.json": dump(inline_params(other_ops(), None, rng)),
             "eltwise_ops.json": dump(inline_params(eltwise_ops(), None, rng)),
+            "shape_ops.json": dump(inline_params(shape_ops(), None, rng)),
         }
         for target in ("graph_json", "model"):
             for name, text in seeds.items():

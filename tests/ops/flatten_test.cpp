@@ -27,3 +27,17 @@ TEST_CASE("flatten rejects a start_dim outside x and start_dim 0 with a symbolic
         "node 'node' (flatten): attribute 'start_dim': 0 would merge the symbolic batch of x "
         "'x0' [N, 3, 9, 11] into the other dimensions");
 }
+
+TEST_CASE("flatten of a plain x that dies at the node copies nothing; of a blocked x, one reorder") {
+  ir::Tensor x = random_tensor({2, 20, 3, 5}, 32);
+  LayoutRun plain = run_op_in_layout("flatten", {x}, {}, {}, dnnl::memory::format_tag::nchw, true);
+  CHECK(plain.in_place);
+  LayoutRun blocked =
+      run_op_in_layout("flatten", {x}, {}, {}, dnnl::memory::format_tag::nChw16c, true);
+  CHECK_FALSE(blocked.in_place);
+  CHECK_FALSE(blocked.input_reordered.at(0));
+  std::string report;
+  for (const LayoutRun* run : {&plain, &blocked})
+    CHECK_MESSAGE(count_mismatches(run->output, ref_flatten(to_ref(x), 1), 0.0, report) == 0,
+                  report);
+}

@@ -39,5 +39,24 @@ TEST_CASE("linear rejects a weight whose IN does not match x") {
   CHECK(validate_error("linear", {{2, 37}}, {{10, 37}, {11}}) ==
         "node 'node' (linear): bias 'p1': expected shape [10], got [11]");
   CHECK(validate_error("linear", {{2, 3, 9, 11}}, {{10, 297}}) ==
-        "node 'node' (linear): x 'x0': expected rank 2, got shape [N, 3, 9, 11]");
+        "node 'node' (linear): weight 'p0' [10, 297]: expected 11 input features (x 'x0' is "
+        "[N, 3, 9, 11]), got 297");
+  CHECK(validate_error("linear", {{2}}, {{10, 2}}) ==
+        "node 'node' (linear): x 'x0': expected rank 2 to 6, got shape [N]");
+}
+
+TEST_CASE("linear on rank 3 and 4 inputs applies to the last dim, with a symbolic batch") {
+  ir::Tensor w = random_tensor({13, 37}, 47, -0.2, 0.2), b = random_tensor({13}, 48);
+  RefTensor rb = to_ref(b);
+  for (const ir::Shape& shape : {ir::Shape{2, 9, 37}, ir::Shape{2, 5, 7, 37}, ir::Shape{3, 1, 37}}) {
+    CAPTURE(ir::shape_str(shape));
+    ir::Tensor x = random_tensor(shape, 49);
+    std::string report;
+    CHECK_MESSAGE(count_mismatches(run_op("linear", {x}, {w, b}), ref_linear(to_ref(x), to_ref(w), &rb),
+                                   1e-5, report) == 0,
+                  report);
+    CHECK_MESSAGE(count_mismatches(run_op("linear", {x}, {w}), ref_linear(to_ref(x), to_ref(w), nullptr),
+                                   1e-5, report) == 0,
+                  report);
+  }
 }

@@ -53,6 +53,33 @@ TEST_CASE("max_pool2d follows PyTorch's ceil_mode output size") {
   CHECK(run_op("max_pool2d", {x}, {}, attrs).shape == ir::Shape{2, 5, 4, 4});
 }
 
+TEST_CASE("max_pool2d matches the reference for every small kernel, stride, padding and ceil_mode") {
+  uint64_t seed = 64;
+  for (int64_t H : {5, 6, 9, 10}) {
+    ir::Tensor x = random_tensor({1, 3, H, H + 1}, ++seed);
+    for (int64_t k = 2; k <= 4; ++k)
+      for (int64_t s = 1; s <= 3; ++s)
+        for (int64_t p = 0; p <= k / 2; ++p)
+          for (int64_t ceil_mode : {0, 1}) {
+            CAPTURE(H);
+            CAPTURE(k);
+            CAPTURE(s);
+            CAPTURE(p);
+            CAPTURE(ceil_mode);
+            ir::Attrs attrs = {{"kernel", std::vector<int64_t>{k, k}},
+                               {"stride", std::vector<int64_t>{s, s}},
+                               {"padding", std::vector<int64_t>{p, p}},
+                               {"ceil_mode", ceil_mode}};
+            RefTensor want =
+                ref_max_pool2d(to_ref(x), {k, k}, {s, s}, {p, p}, {1, 1}, ceil_mode == 1);
+            std::string report;
+            CHECK_MESSAGE(count_mismatches(run_op("max_pool2d", {x}, {}, attrs), want, 0.0,
+                                           report) == 0,
+                          report);
+          }
+  }
+}
+
 TEST_CASE("max_pool2d uses stride = kernel by default") {
   ir::Tensor x = random_tensor({2, 3, 9, 11}, 63);
   ir::Tensor got = run_op("max_pool2d", {x}, {}, {{"kernel", std::vector<int64_t>{2, 3}}});

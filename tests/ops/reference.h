@@ -35,6 +35,7 @@ RefTensor ref_batchnorm(const RefTensor& x, const RefTensor& mean, const RefTens
 RefTensor ref_relu(const RefTensor& x);
 RefTensor ref_add(const RefTensor& a, const RefTensor& b);
 RefTensor ref_flatten(const RefTensor& x, int64_t start_dim);
+// x [..., IN], weight [OUT, IN]: y [..., OUT].
 RefTensor ref_linear(const RefTensor& x, const RefTensor& weight, const RefTensor* bias);
 RefTensor ref_max_pool2d(const RefTensor& x, std::vector<int64_t> kernel,
                          std::vector<int64_t> stride, std::vector<int64_t> padding,
@@ -49,6 +50,16 @@ RefTensor ref_binary(const std::string& op, const RefTensor& a, const RefTensor&
 // tanh, gelu, leaky_relu, elu) with the op's attributes, as PyTorch defines it.
 double ref_activation(const std::string& op, double x, const ir::Attrs& attrs = {});
 RefTensor ref_activation(const std::string& op, const RefTensor& x, const ir::Attrs& attrs = {});
+
+// In reference_shapes.cpp. Axes and dims are non-negative here.
+RefTensor ref_concat(const std::vector<RefTensor>& xs, size_t axis);
+RefTensor ref_slice(const RefTensor& x, size_t axis, int64_t start, int64_t end);
+RefTensor ref_permute(const RefTensor& x, const std::vector<size_t>& dims);
+RefTensor ref_mean(const RefTensor& x, const std::vector<size_t>& dims, bool keepdim);
+RefTensor ref_adaptive_avg_pool2d(const RefTensor& x, int64_t OH, int64_t OW);
+// Over the last `normalized_dims` dims of x; weight and bias may be null.
+RefTensor ref_layer_norm(const RefTensor& x, size_t normalized_dims, const RefTensor* weight,
+                         const RefTensor* bias, double eps);
 
 // --- harness -----------------------------------------------------------------
 
@@ -90,6 +101,31 @@ KernelRun run_kernel(const std::string& op, const std::vector<NodeInput>& inputs
                      const std::vector<dnnl::memory::desc>& given, const ir::Attrs& attrs = {});
 // An f32 desc of `shape` with a format tag (nChw16c, nhwc, ...).
 dnnl::memory::desc layout(const ir::Shape& shape, dnnl::memory::format_tag tag);
+
+// The same one-node graph with a fixed batch (the inputs' own dim 0), its
+// kernel compiled and run directly with every rank-4 activation handed over
+// in layout `tag` (nChw16c, nChw8c or nhwc, as convs write them): the inputs
+// are reordered into it (and again if the kernel asks for another), the
+// output back to plain. With `last_use` the node is its inputs' last reader,
+// so it may work in place.
+struct LayoutRun {
+  ir::Tensor output;
+  std::vector<bool> input_reordered;  // the kernel asked for another layout than `tag`
+  dnnl::memory::desc output_desc;     // the layout the kernel wrote
+  bool in_place = false;              // the output took an input's buffer
+  std::string implementation;
+};
+LayoutRun run_op_in_layout(const std::string& op, const std::vector<ir::Tensor>& activations,
+                           const std::vector<ir::Tensor>& params, const ir::Attrs& attrs,
+                           dnnl::memory::format_tag tag, bool last_use = false);
+
+// The node run by the engine on inputs a conv wrote: each rank-4 activation
+// goes through a 1x1 identity conv2d first, so the node reads exactly x_i in
+// the layout oneDNN picks for convs (blocked or nhwc, never plain). `steps`,
+// if given, gets the plan's step ops in order ("conv2d", "reorder", ...).
+ir::Tensor run_op_after_conv(const std::string& op, const std::vector<ir::Tensor>& activations,
+                             const std::vector<ir::Tensor>& params, const ir::Attrs& attrs,
+                             std::vector<std::string>* steps = nullptr);
 
 // Builds the same one-node graph from shapes (random parameter data), runs
 // shape inference and returns the kiln::Error message it throws, or "" if none.

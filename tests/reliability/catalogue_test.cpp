@@ -121,6 +121,19 @@ Break input_bytes(const std::string& bytes) {
   return [bytes](const fs::path& dir) { write_file(dir / "input.npy", bytes); };
 }
 
+// Node `name` becomes `op` over `inputs` with `attrs`. The nodes after it
+// read a value that no longer fits them, but are never reached: the broken
+// node is refused first.
+Break replace_node(const std::string& name, const std::string& op, const json& inputs,
+                   const json& attrs) {
+  return edit_graph([=](json& doc) {
+    json& n = node(doc, name);
+    n["op"] = op;
+    n["inputs"] = inputs;
+    n["attrs"] = attrs;
+  });
+}
+
 Break conv1_attr(const std::string& key, const json& value) {
   return edit_graph([key, value](json& doc) { node(doc, "conv1")["attrs"][key] = value; });
 }
@@ -354,6 +367,51 @@ std::vector<Case> catalogue() {
          make_op(d, "bn1", "div", {"conv1", "bn1.weight"});
        }),
        "node 'bn1' (div): input 1 (b) 'bn1.weight': expected positive dimensions, got [1, 0]"},
+      // the shape, pooling and normalisation ops, each in place of bn1 (conv1 is [N, 1, 1, 1])
+      {"ops: concat of shapes that disagree", Stage::load,
+       replace_node("bn1", "concat", {"conv1", "conv1.bias"}, {{"axis", 1}}),
+       "node 'bn1' (concat): inputs must have equal shapes except along dim 1, got 'conv1' "
+       "[N, 1, 1, 1] and 'conv1.bias' [1]"},
+      {"ops: concat along an axis past the rank", Stage::load,
+       replace_node("bn1", "concat", {"conv1", "x"}, {{"axis", 4}}),
+       "node 'bn1' (concat): attribute 'axis': expected a dimension of the inputs (rank 4), got 4"},
+      {"ops: permute with a repeated dim", Stage::load,
+       replace_node("bn1", "permute", {"conv1"}, {{"dims", {0, 1, 1, 2}}}),
+       "node 'bn1' (permute): attribute 'dims' [0, 1, 1, 2]: dim 1 is repeated, expected a "
+       "permutation"},
+      {"ops: permute with a dim out of range", Stage::load,
+       replace_node("bn1", "permute", {"conv1"}, {{"dims", {0, 1, 2, 7}}}),
+       "node 'bn1' (permute): attribute 'dims': expected a dimension of x (rank 4), got 7"},
+      {"ops: reshape to another element count", Stage::load,
+       replace_node("bn1", "reshape", {"conv1"}, {{"shape", {0, 2}}}),
+       "node 'bn1' (reshape): attribute 'shape' [0, 2]: the shape holds more elements than x"},
+      {"ops: reshape with two -1s", Stage::load,
+       replace_node("bn1", "reshape", {"conv1"}, {{"shape", {0, -1, -1}}}),
+       "node 'bn1' (reshape): attribute 'shape' [0, -1, -1]: two dims are -1"},
+      {"ops: reshape to a negative size", Stage::load,
+       replace_node("bn1", "reshape", {"conv1"}, {{"shape", {0, -3}}}),
+       "node 'bn1' (reshape): attribute 'shape' [0, -3]: dim 1 is -3, expected -1, 0 or a "
+       "positive size"},
+      {"ops: slice past the end", Stage::load,
+       replace_node("bn1", "slice", {"conv1"}, {{"axis", 1}, {"start", 0}, {"end", 2}}),
+       "node 'bn1' (slice): start 0, end 2: expected 0 <= start < end <= 1"},
+      {"ops: an empty slice", Stage::load,
+       replace_node("bn1", "slice", {"conv1"}, {{"axis", -1}, {"start", 0}, {"end", 0}}),
+       "node 'bn1' (slice): start 0, end 0: expected 0 <= start < end <= 1"},
+      {"ops: mean over a repeated dim", Stage::load,
+       replace_node("bn1", "mean", {"conv1"}, {{"dims", {1, -3}}}),
+       "node 'bn1' (mean): attribute 'dims' [1, -3]: dim 1 is repeated"},
+      {"ops: adaptive_avg_pool2d to a zero size", Stage::load,
+       replace_node("bn1", "adaptive_avg_pool2d", {"conv1"}, {{"output_size", {0, 1}}}),
+       "node 'bn1' (adaptive_avg_pool2d): attribute 'output_size': expected 2 positive integers, "
+       "got [0, 1]"},
+      {"ops: layer_norm over dims x does not end with", Stage::load,
+       replace_node("bn1", "layer_norm", {"conv1"}, {{"normalized_shape", {2}}}),
+       "node 'bn1' (layer_norm): attribute 'normalized_shape' [2]: expected the last dims of x "
+       "'conv1' [N, 1, 1, 1]"},
+      {"ops: layer_norm with a weight of the wrong shape", Stage::load,
+       replace_node("bn1", "layer_norm", {"conv1", "conv1.weight"}, {{"normalized_shape", {1}}}),
+       "node 'bn1' (layer_norm): weight 'conv1.weight': expected shape [1], got [1, 1, 1, 1]"},
 
       // the input tensor given on the command line
       {"input: a shape that does not fit the model", Stage::run,
