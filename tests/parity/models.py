@@ -161,7 +161,7 @@ class ActivationsAfterConvs(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.modules_ = nn.ModuleList([
+        self.act_modules = nn.ModuleList([
             nn.ReLU6(inplace=True), nn.Hardtanh(-0.5, 0.75), nn.Sigmoid(), nn.SiLU(),
             nn.Hardswish(), nn.Hardsigmoid(), nn.GELU(), nn.GELU(approximate="tanh"), nn.Tanh(),
             nn.LeakyReLU(0.2), nn.ELU(alpha=0.7)])
@@ -170,12 +170,12 @@ class ActivationsAfterConvs(nn.Module):
             lambda x: torch.clip(x, min=-0.3), lambda x: x.clamp(max=0.4), torch.sigmoid,
             F.silu, F.hardswish, F.hardsigmoid, lambda x: F.gelu(x, approximate="tanh"), F.gelu,
             torch.tanh, lambda x: F.leaky_relu(x, 0.05), lambda x: F.elu(x, 1.5)]
-        n = len(self.modules_) + len(self.functions)
+        n = len(self.act_modules) + len(self.functions)
         self.convs = nn.ModuleList([nn.Conv2d(3, 4, 3, padding=1) for _ in range(n)])
         self.bns = nn.ModuleList([nn.BatchNorm2d(4) for _ in range(n)])
 
     def forward(self, x):
-        acts = list(self.modules_) + self.functions
+        acts = list(self.act_modules) + self.functions
         y = None
         for act, conv, bn in zip(acts, self.convs, self.bns):
             z = act(bn(conv(x)))
