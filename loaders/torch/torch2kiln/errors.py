@@ -48,7 +48,7 @@ def function_name(fn):
             return f"{prefix}.{name}"
     try:
         return torch.fx.node._get_qualified_name(fn)
-    except Exception:  # a private helper of torch.fx; fall back to the plain name
+    except Exception:  # a private function of torch.fx; fall back to the plain name
         return repr(name or fn)
 
 
