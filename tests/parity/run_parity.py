@@ -12,6 +12,9 @@ convolutions (FUSED_VARIANTS),
 and check max|kiln - torch| <= 1e-4 * max|torch| for each; check from
 `--json` that the BN-folded graph kept exactly the BatchNorms that may not fold.
 
+The cases zoo.NAME export torchvision's classification models at small inputs
+and check every fuse level and --verify against PyTorch (zoo.py).
+
 The case fold_vs_torch compares Kiln's folded ResNet18 weights (engine-run
 --fuse --save) and torch.fx.experimental.optimization.fuse's against a fold
 in float64, and asserts Kiln's error is no worse than twice PyTorch's.
@@ -23,17 +26,14 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-EXPORT = os.path.join(ROOT, "loaders", "torch", "export.py")
+from harness import EXPORT, HERE, SEED, Failure, check_close, count_batchnorms, export, run
+from zoo import ZOO, zoo_parity
+
 MODELS = os.path.join(HERE, "models.py")
-RTOL = 1e-4
-SEED = 7
 # The levels above the BN fold, each checked against PyTorch like the others:
 # (label, engine-run flags).
 FUSED_VARIANTS = [
@@ -61,55 +61,18 @@ CASES = {
     "conv_two_users": small("ConvTwoUsers", bn_after=1),
     "linear_bn1d": small("LinearBn1d"),
     "misc_ops": small("MiscOps"),
+    "activations_after_convs": small("ActivationsAfterConvs"),
+    "arithmetic_broadcast": small("ArithmeticBroadcast"),
+    "cat_split": small("CatSplit"),
+    "channel_shuffle": small("ChannelShuffle"),
+    "pools_and_means": small("PoolsAndMeans"),
+    "layer_norm_block": small("LayerNormBlock"),
     "resnet18": torchvision("resnet18", "2,3,224,224"),
     "resnet18_160x224": torchvision("resnet18", "2,3,160,224"),
     "resnet34": torchvision("resnet34", "1,3,224,224"),
     "resnet50": torchvision("resnet50", "1,3,224,224"),
 }
 SPECIAL = ["fold_vs_torch"]
-
-
-class Failure(Exception):
-    pass
-
-
-# ctest -j runs several cases at once on few cores: OpenMP threads that spin while
-# waiting would then slow everything down.
-ENV = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-
-
-def run(cmd, what):
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    if p.returncode != 0:
-        raise Failure(f"{what} failed (exit {p.returncode}): {' '.join(cmd)}\n"
-                      f"stdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr[-3000:]}")
-    return p.stdout
-
-
-def export(source, out, shape, reference=True):
-    cmd = [sys.executable, EXPORT, *source, "--out", out, "--seed", str(SEED), "--randomize-bn"]
-    if shape:
-        cmd += ["--input-shape", shape]
-    if reference:
-        cmd.append("--reference")
-    run(cmd, "export")
-
-
-def count_batchnorms(model_dir):
-    with open(os.path.join(model_dir, "graph.json")) as f:
-        return sum(1 for n in json.load(f)["nodes"] if n["op"] == "batchnorm")
-
-
-def check_close(name, got_path, ref, label):
-    import numpy as np
-    got = np.load(got_path)
-    if got.shape != ref.shape:
-        raise Failure(f"{name} {label}: output shape {list(got.shape)}, PyTorch {list(ref.shape)}")
-    diff = float(np.max(np.abs(got.astype(np.float64) - ref)))
-    bound = RTOL * float(np.max(np.abs(ref)))
-    print(f"  {label:8s} max|kiln - torch| = {diff:.3e}   (bound {bound:.3e})")
-    if not diff <= bound:  # also catches NaN
-        raise Failure(f"{name} {label}: max|kiln - torch| = {diff:.3e} > {RTOL} * max|torch| = {bound:.3e}")
 
 
 def parity(name, case, engine_run, tmp):
@@ -276,10 +239,13 @@ def main():
     def run_one(name, engine_run, tmp):
         if name == "fold_vs_torch":
             fold_vs_torch(engine_run, tmp)
+        elif name.startswith("zoo."):
+            zoo_parity(name[len("zoo."):], engine_run, tmp)
         else:
             parity(name, CASES[name], engine_run, tmp)
 
-    return run_cases(__doc__, list(CASES) + SPECIAL, require_torch, run_one)
+    return run_cases(__doc__, list(CASES) + [f"zoo.{n}" for n in ZOO] + SPECIAL, require_torch,
+                     run_one)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ The modules, in the order an export runs through them:
     trace.py      torch.fx.symbolic_trace + shapes, checked against the module itself
     builder.py    the walk over the FX graph: one handler per FX node, from op_table.py
     op_table.py   which PyTorch module / function / method maps to which handler
-    ops/          the handlers, by family (layers, pooling, activations, ...)
+    ops/          the handlers, by family (layers, pooling, activations, arithmetic,
+                  shapes, reshapes, slices)
     aliases.py    which nodes share storage; when an in-place op may become a pure one
     writer.py     graph.json and weights/*.npy, replacing the directory whole
     cli.py        the command line of loaders/torch/export.py

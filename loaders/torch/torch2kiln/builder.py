@@ -1,12 +1,15 @@
 """The walk over a traced FX graph that builds Kiln's graph: one Kiln node (or an
 alias) per FX node, each made by its handler in op_table.py. The helpers here are
-what handlers use: argument and shape checks, parameters, emit and alias."""
+what handlers use: argument and shape checks, parameters, emit and alias.
+
+The walk goes on past a node it cannot export, so that one run names every op of
+the model Kiln cannot take (export() then raises with the list)."""
 
 import torch
 import torch.fx
 
 from .aliases import Aliases
-from .errors import ExportError, describe
+from .errors import ExportError, describe, op_name
 from .op_table import EMITTED_OPS, FUNCTION_OPS, METHOD_OPS, MODULE_OPS
 
 
@@ -18,10 +21,14 @@ class Builder:
         self.nodes = []        # Kiln nodes: dicts with name, op, inputs, attrs
         self.params = {}       # param name -> tensor, in first-use order
         self.value = {}        # FX node -> Kiln value name (aliases map to their source)
-        self.shape_info = {}   # FX node -> (source FX node, dim or None): x.size(d), x.shape
+        self.shape_info = {}   # FX node -> a size or sizes: x.size(d), x.shape (ops/shapes.py)
+        self.pieces = {}       # FX node -> [(axis, start, end)]: the tuple x.chunk(), x.split() give
+        self.constants = {}    # FX node -> tensor: module tensors (get_attr) and values of them alone
         self.taken = set()     # every name used so far (inputs, nodes, params)
         self.inputs = []
         self.outputs = []
+        self.problems = []     # (op as the user wrote it, FX node, message): what cannot be exported
+        self.failed = set()    # FX nodes that could not be exported
 
     # ---- errors and small helpers --------------------------------------------------
 
@@ -47,10 +54,22 @@ class Builder:
         return tuple(int(d) for d in meta.shape)
 
     def tensor(self, node, arg, what="input"):
-        """The Kiln value name of `arg`, which must be a tensor this exporter produced."""
+        """The Kiln value name of `arg`, which must be a tensor computed from the input."""
         if not isinstance(arg, torch.fx.Node) or arg not in self.value:
             self.fail(node, f"{what} must be a tensor computed by the graph, got {arg!r}")
+        if arg in self.constants:
+            self.fail(node, f"{what} must be computed from the graph input, got the module "
+                            f"tensor '{self.value[arg]}'")
         return self.value[arg]
+
+    def operand(self, node, arg, what="input"):
+        """The Kiln value name of `arg`: a tensor computed from the input, or a module tensor."""
+        if isinstance(arg, torch.fx.Node) and arg in self.constants:
+            return self.value[arg]
+        return self.tensor(node, arg, what)
+
+    def is_constant(self, arg):
+        return isinstance(arg, torch.fx.Node) and arg in self.constants
 
     def module(self, node):
         return self.gm.get_submodule(node.target)
@@ -60,11 +79,24 @@ class Builder:
             self.fail(node, f"expected one tensor argument, got args {node.args} kwargs {node.kwargs}")
         return node.args[0]
 
-    def arg(self, node, index, key, default):
-        """Argument `index` (positional) or `key` (keyword) of a call, else `default`."""
-        if len(node.args) > index:
-            return node.args[index]
-        return node.kwargs.get(key, default)
+    def call_args(self, node, *spec):
+        """The arguments of a function or method call, in the order of `spec`: each entry
+        a name (required) or (name, default), as in the function's signature. Refuses
+        other keywords and extra arguments."""
+        names = [s if isinstance(s, str) else s[0] for s in spec]
+        if len(node.args) > len(names) or not set(node.kwargs) <= set(names[len(node.args):]):
+            self.unsupported(node)
+        values = []
+        for i, (name, s) in enumerate(zip(names, spec)):
+            if i < len(node.args):
+                values.append(node.args[i])
+            elif name in node.kwargs:
+                values.append(node.kwargs[name])
+            elif isinstance(s, str):
+                self.fail(node, f"missing argument '{name}'")
+            else:
+                values.append(s[1])
+        return values
 
     def check_rank(self, node, x, ranks, what):
         r = len(self.shape(x))
@@ -87,13 +119,30 @@ class Builder:
             self.params[name] = t
         return name
 
+    def constant(self, node, t, name):
+        """Adds the tensor `t` as a parameter named `name` (made unique); returns the name.
+        Its dtype is checked when a Kiln node reads it (an int buffer may only index)."""
+        name = self.unique(name)
+        self.params[name] = t
+        return name
+
+    def scalar(self, node, value):
+        """A number in arithmetic (x * 0.5, x + 3) as a parameter of shape []."""
+        return self.constant(node, torch.tensor(float(value), dtype=torch.float32),
+                             f"{node.name}.constant")
+
     def emit(self, node, op, inputs, attrs=None):
+        """Adds a Kiln node for the FX node `node` (the last one emitted is its value)."""
         if op not in EMITTED_OPS:
             raise AssertionError(f"exporter bug: op '{op}' missing from EMITTED_OPS")
+        for i in inputs:
+            if i in self.params and self.params[i].dtype != torch.float32:
+                self.fail(node, f"parameter '{i}': expected float32, got {self.params[i].dtype}")
         base = node.target if node.op == "call_module" else node.name
         name = self.unique(base)
         self.nodes.append({"name": name, "op": op, "inputs": inputs, "attrs": attrs or {}})
         self.value[node] = name
+        return name
 
     def alias(self, node, src):
         """`node` is `src` at inference (Identity, Dropout, a no-op view, an in-place op)."""
@@ -112,20 +161,56 @@ class Builder:
     # ---- the walk ------------------------------------------------------------------
 
     def run(self, example_input):
+        """Builds the Kiln graph; raises one ExportError listing every op that cannot be
+        exported. A node whose input failed is still visited, and a refusal there is
+        not listed (it is most likely a consequence), but a form with no handler is."""
         for node in self.fx_nodes:
-            if node.op == "placeholder":
-                self.placeholder(node, example_input)
-            elif node.op == "call_module":
-                self.call_module(node)
-            elif node.op == "call_function":
-                self.call_function(node)
-            elif node.op == "call_method":
-                self.call_method(node)
-            elif node.op == "output":
-                self.output(node)
-            else:  # get_attr: a tensor of the module used directly in forward()
-                self.fail(node, "not supported (only module calls, functions and methods)")
+            handler = self.handler(node)
+            try:
+                if node.op == "placeholder":
+                    self.placeholder(node, example_input)
+                elif node.op == "output":
+                    self.output(node)
+                elif node.op == "get_attr":
+                    self.get_attr(node)
+                elif self.all_constant(node):
+                    self.fold_constant(node)
+                elif handler is None:
+                    self.no_handler(node)
+                else:
+                    handler(self, node)
+            except ExportError as e:
+                self.failed.add(node)
+                self.value.setdefault(node, node.name)
+                if handler is None or not any(n in self.failed for n in node.all_input_nodes):
+                    self.problems.append((op_name(node, self.gm), node, str(e)))
+        if self.problems:
+            raise ExportError(self.report())
         self.drop_dead_nodes()
+
+    def handler(self, node):
+        if node.op == "call_module":
+            return MODULE_OPS.get(type(self.module(node)))
+        if node.op == "call_function":
+            return FUNCTION_OPS.get(node.target)
+        if node.op == "call_method":
+            return METHOD_OPS.get(node.target)
+        return None
+
+    def no_handler(self, node):
+        if node.op == "call_module":
+            kind = type(self.module(node))
+            self.fail(node, f"module type {kind.__module__}.{kind.__name__} is not supported")
+        self.unsupported(node)
+
+    def report(self):
+        """One line: each op that cannot be exported, how many nodes, and the first one."""
+        groups = {}  # op -> [count, message of the first node]
+        for op, _, message in self.problems:
+            groups.setdefault(op, [0, message])[0] += 1
+        parts = [f"{op} x{count} (first: {message})" for op, (count, message) in groups.items()]
+        what = "1 op" if len(groups) == 1 else f"{len(groups)} ops"
+        return f"{what} cannot be exported: " + "; ".join(parts)
 
     def placeholder(self, node, example_input):
         if self.inputs:
@@ -134,24 +219,38 @@ class Builder:
         self.inputs.append({"name": self.unique(node.name), "dtype": "float32", "shape": shape})
         self.value[node] = node.name
 
-    def call_module(self, node):
-        kind = type(self.module(node))
-        handler = MODULE_OPS.get(kind)
-        if handler is None:
-            self.fail(node, f"module type {kind.__module__}.{kind.__name__} is not supported")
-        handler(self, node)
+    def get_attr(self, node):
+        """A module tensor used directly in forward() (ConvNeXt's layer_scale): a parameter."""
+        t = self.gm
+        for part in node.target.split("."):
+            t = getattr(t, part)
+        if not isinstance(t, torch.Tensor):
+            self.fail(node, f"expected a tensor, got {type(t).__name__}")
+        self.constants[node] = t.detach()
+        self.value[node] = self.constant(node, t.detach(), node.target)
 
-    def call_function(self, node):
-        handler = FUNCTION_OPS.get(node.target)
-        if handler is None:
-            self.unsupported(node)
-        handler(self, node)
+    def all_constant(self, node):
+        """A function or method of module tensors alone (no graph input): computed here."""
+        inputs = node.all_input_nodes
+        return (node.op in ("call_function", "call_method") and inputs
+                and all(n in self.constants for n in inputs))
 
-    def call_method(self, node):
-        handler = METHOD_OPS.get(node.target)
-        if handler is None:
-            self.unsupported(node)
-        handler(self, node)
+    def fold_constant(self, node):
+        args = torch.fx.node.map_arg(node.args, lambda n: self.constants[n])
+        kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: self.constants[n])
+        with torch.no_grad():
+            if node.op == "call_function":
+                t = node.target(*args, **kwargs)
+            else:
+                t = getattr(args[0], node.target)(*args[1:], **kwargs)
+        if isinstance(t, torch.Size) or (isinstance(t, int) and not isinstance(t, bool)):
+            self.shape_info[node] = tuple(t) if isinstance(t, torch.Size) else t  # w.shape[0]
+            return
+        if not isinstance(t, torch.Tensor):
+            self.fail(node, f"a computation on module tensors alone that gives a "
+                            f"{type(t).__name__}, not a tensor or a size, is not supported")
+        self.constants[node] = t
+        self.value[node] = self.constant(node, t, node.name)
 
     def output(self, node):
         result = node.args[0]

@@ -4,6 +4,7 @@ export it, and optionally write a reference input and PyTorch's output for it
 into the model directory with it."""
 
 import argparse
+import ast
 import importlib.util
 import os
 import sys
@@ -15,15 +16,42 @@ from . import export
 from .errors import ExportError
 
 
-def build_torchvision(name, seed):
-    """torchvision.models.<name>(weights=None) with its random init seeded: no download."""
+# torchvision builders' defaults that --torchvision changes: GoogLeNet's and Inception's
+# auxiliary classifiers only train (eval never runs them), and their own init is slow.
+TORCHVISION_ARGS = {
+    "googlenet": {"aux_logits": False, "init_weights": False},
+    "inception_v3": {"aux_logits": False, "init_weights": False},
+}
+# Input shapes other than 1,3,224,224 for --torchvision without --input-shape.
+TORCHVISION_INPUT_SHAPES = {"inception_v3": [1, 3, 299, 299]}
+
+
+def build_torchvision(name, seed, model_args=None):
+    """torchvision.models.<name>(weights=None, **args) with its random init seeded: no
+    download. args: TORCHVISION_ARGS[name], updated by `model_args`."""
     import torchvision
     builder = getattr(torchvision.models, name, None)
     if name.startswith("_") or not callable(builder) or isinstance(builder, type):
         raise ExportError(f"--torchvision: unknown model '{name}' "
                           "(e.g. resnet18, resnet34, resnet50, vgg11, mobilenet_v2)")
+    args = dict(TORCHVISION_ARGS.get(name, {}), **(model_args or {}))
     torch.manual_seed(seed)
-    return builder(weights=None)
+    try:
+        return builder(weights=None, **args)
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"--torchvision {name}({args}): {type(e).__name__}: {e}") from e
+
+
+def parse_model_arg(text):
+    """KEY=VALUE, VALUE a Python literal (0.75, False, 'tanh') -> (key, value)."""
+    key, sep, value = text.partition("=")
+    try:
+        if not sep or not key.isidentifier():
+            raise ValueError
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise ExportError(f"--model-arg: expected KEY=VALUE with a Python literal value "
+                          f"(width_mult=0.75), got '{text}'") from None
 
 
 def build_from_file(spec, seed):
@@ -101,11 +129,15 @@ def parser():
                      help="a torchvision.models builder, random init (no weight download)")
     src.add_argument("--module", metavar="FILE.py:CLASS",
                      help="a module class in a Python file, built as CLASS()")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --torchvision: a keyword argument of the builder, VALUE a Python "
+                        "literal (e.g. width_mult=0.75); repeatable")
     p.add_argument("--out", required=True, metavar="DIR", help="the model directory to write")
     p.add_argument("--seed", type=int, default=0, help="seed for init, BN values, input (default 0)")
     p.add_argument("--input-shape", metavar="N,C,H,W",
                    help="example input shape (default: CLASS.EXAMPLE_INPUT_SHAPE, or "
-                        "1,3,224,224 for --torchvision); the batch dim stays free")
+                        "1,3,224,224 for --torchvision, 1,3,299,299 for inception_v3); "
+                        "the batch dim stays free")
     p.add_argument("--randomize-bn", action="store_true",
                    help="set every BatchNorm's running_mean/var, weight, bias to seeded random values")
     p.add_argument("--reference", action="store_true",
@@ -120,8 +152,12 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
+        if args.model_arg and not args.torchvision:
+            raise ExportError("--model-arg goes with --torchvision")
         if args.torchvision:
-            module, default_shape = build_torchvision(args.torchvision, args.seed), [1, 3, 224, 224]
+            model_args = dict(parse_model_arg(a) for a in args.model_arg)
+            module = build_torchvision(args.torchvision, args.seed, model_args)
+            default_shape = TORCHVISION_INPUT_SHAPES.get(args.torchvision, [1, 3, 224, 224])
         else:
             module, default_shape = build_from_file(args.module, args.seed)
         if args.input_shape:

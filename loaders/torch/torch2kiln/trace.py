@@ -1,6 +1,11 @@
 """From a PyTorch module to a traced FX GraphModule whose nodes carry their shapes
 (ShapeProp's tensor_meta), checked to compute what the module computes."""
 
+import dis
+import inspect
+import os
+import traceback
+
 import torch
 import torch.fx
 from torch.fx.passes.shape_prop import ShapeProp
@@ -12,12 +17,89 @@ def first_line(e):
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
+def first_sentence(e):
+    return first_line(e).split(". ")[0]
+
+
+class Proxy(torch.fx.Proxy):
+    """torch.fx's Proxy, with unpacking (`n, c, h, w = x.size()`) fixed for Python 3.11.
+
+    torch 1.13's Proxy.__iter__ finds the instruction that iterates as
+    `dis.get_instructions(code)[frame.f_lasti // 2]`. Python 3.11 puts inline CACHE
+    entries in the bytecode, which get_instructions leaves out, so that index points
+    at another instruction (or past the end: IndexError): the UNPACK_SEQUENCE is
+    missed and the trace fails with "Proxy object cannot be iterated". This looks
+    the instruction up by its offset instead, which is right on every version.
+    Only unpacking is handled, as in torch; any other iteration still fails."""
+
+    def __iter__(self):
+        caller = inspect.currentframe().f_back
+        inst = next((i for i in dis.get_instructions(caller.f_code) if i.offset == caller.f_lasti),
+                    None)
+        if inst is not None and inst.opname == "UNPACK_SEQUENCE":
+            return (self[i] for i in range(inst.argval))
+        return self.tracer.iter(self)
+
+    def __getattr__(self, name):
+        return Attribute(self, name)
+
+
+class Attribute(torch.fx.proxy.Attribute, Proxy):
+    """`x.shape`, `x.size`: torch's Attribute, iterated as Proxy above."""
+
+
+class Tracer(torch.fx.Tracer):
+    """torch.fx's Tracer, making the Proxy above."""
+
+    def proxy(self, node):
+        return Proxy(node, self)
+
+
+def symbolic_trace(module):
+    """torch.fx.symbolic_trace(module), with the Tracer above."""
+    tracer = Tracer()
+    graph = tracer.trace(module)
+    return torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
+
+
+# Why a trace fails, for the messages FX gives: (text in FX's message, the cause).
+TRACE_FAILURES = [
+    ("cannot be iterated",
+     "the model iterates over a traced tensor (a for loop, *args, or unpacking a "
+     "tensor rather than its shape), which torch.fx cannot record"),
+    ("cannot be used as inputs to control flow",
+     "Python control flow (if, while, bool(), assert) depends on a tensor's values, "
+     "which torch.fx cannot record"),
+    ("'len' is not supported",
+     "the model calls len() on a traced tensor; use x.size(0) or x.shape[0]"),
+    ("'Proxy' object cannot be interpreted as an integer",
+     "a traced value is used where Python needs a plain number (range(), a list "
+     "length, a Python int() call)"),
+]
+
+
+def trace_failure(e):
+    """The ExportError for a failed trace: where in the model's code, what FX said, why."""
+    where = ""
+    torch_dir = os.path.dirname(torch.__file__)
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not f.filename.startswith(torch_dir) and not f.filename.startswith(os.path.dirname(__file__))]
+    if frames:
+        f = frames[-1]
+        code = f": {f.line!r}" if f.line else ""
+        where = f" at {f.filename}:{f.lineno} ({f.name}{code})"
+    cause = next((c for text, c in TRACE_FAILURES if text in str(e)), None)
+    because = f"; cause: {cause}" if cause else ""
+    return ExportError(f"torch.fx.symbolic_trace failed{where}: {type(e).__name__}: "
+                       f"{first_sentence(e)}{because}")
+
+
 def trace(module, example_input):
-    """torch.fx.symbolic_trace(module), shapes propagated on `example_input`."""
+    """The module traced with torch.fx, shapes propagated on `example_input`."""
     try:
-        gm = torch.fx.symbolic_trace(module)
+        gm = symbolic_trace(module)
     except Exception as e:  # FX raises many types (TraceError, TypeError, ...)
-        raise ExportError(f"torch.fx.symbolic_trace failed: {first_line(e)}") from e
+        raise trace_failure(e) from e
     with torch.no_grad():
         try:
             module_out = module(example_input.clone())
