@@ -21,7 +21,11 @@ then writes:
                       pooling and normalisation ops (concat, slice, a ceil_mode
                       avg_pool2d whose last window is clipped,
                       adaptive_avg_pool2d, permute, layer_norm, linear on
-                      rank 4, reshape, mean)
+                      rank 4, reshape, mean); and two zoo families shrunk to a
+                      few thousand weights, exported from torchvision by
+                      loaders/torch/export.py: a DenseNet (concat, BNs that do
+                      not fold) and a MobileNetV3 (squeeze-excitation gates,
+                      hardswish, hardsigmoid)
 Seeds are small (the whole corpus stays well under 2 MB) and deterministic.
 """
 import json
@@ -180,6 +184,35 @@ def shape_ops():
     }
 
 
+def zoo_families(tmp):
+    """Two torchvision families, narrowed, exported at 32x32 with randomised BatchNorms."""
+    import torch
+    from torchvision.models import densenet, mobilenetv3
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "loaders", "torch"))
+    from torch2kiln import export
+
+    torch.manual_seed(3)
+    settings, last = mobilenetv3._mobilenet_v3_conf("mobilenet_v3_small", width_mult=0.125)
+    models = {
+        "zoo_densenet_tiny": densenet.DenseNet(growth_rate=4, block_config=(2, 2), num_init_features=8,
+                                               bn_size=2, num_classes=10),
+        "zoo_mobilenet_v3_tiny": mobilenetv3.MobileNetV3(settings[:4], 16, num_classes=10),
+    }
+    docs = {}
+    for name, module in models.items():
+        for m in module.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.5, 0.5)
+        out = os.path.join(tmp, name)
+        doc = export(module.eval(), torch.zeros(1, 3, 32, 32), out)
+        doc["producer"] = f"tests/fuzz/make_corpus.py ({name})"
+        docs[name] = inline_params(doc, out, None)
+    return docs
+
+
 def npy_variants(out):
     def write(name, arr, version):
         with open(os.path.join(out, name), "wb") as f:
@@ -230,6 +263,8 @@ def main():
             "eltwise_ops.json": dump(inline_params(eltwise_ops(), None, rng)),
             "shape_ops.json": dump(inline_params(shape_ops(), None, rng)),
         }
+        for name, doc in zoo_families(tmp).items():
+            seeds[name + ".json"] = dump(doc)
         for target in ("graph_json", "model"):
             for name, text in seeds.items():
                 save(os.path.join(CORPUS, target, name), text)

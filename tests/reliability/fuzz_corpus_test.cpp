@@ -71,7 +71,11 @@ TEST_CASE("fuzz corpus: the model seeds are real models that load, fold and run"
     kiln::ir::infer_shapes(g, ops);
     kiln::ir::verify(g, ops);
     std::vector<kiln::passes::PassReport> reports = kiln::engine::fuse(g, kiln::engine::FuseLevel::batchnorm);
-    CHECK(reports.at(0).skipped.empty());
+    // Every batchnorm folds but those fold_batchnorm refuses, each with a
+    // reason (the DenseNet seed's follow a concat).
+    const kiln::passes::PassReport& fold = reports.at(0);
+    CHECK(g.nodes_of_op("batchnorm").size() == fold.skipped.size());
+    for (const auto& skip : fold.skipped) CHECK(!skip.reason.empty());
     kiln::fuzz::compile_and_run(g);
   }
 }
