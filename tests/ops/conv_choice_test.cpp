@@ -47,7 +47,7 @@ ops::ConvChoice choose(const ConvShape& s, ops::ConvAlgo algo, bool epilogue_fit
 // Winograd takes the direct kernel's layouts).
 std::string reason(const ops::ConvChoice& choice) {
   REQUIRE(choice.pd);
-  const bool wino = choice.pd.impl_info_str().find("wino") != std::string::npos;
+  const bool wino = std::string(choice.pd.impl_info_str()).find("wino") != std::string::npos;
   CHECK(wino == (choice.kernel == ops::ConvKernel::onednn_winograd));
   return choice.reason;
 }
