@@ -54,7 +54,7 @@ static ops::ConvAlgo to_ops(ConvAlgo algo) {
     case ConvAlgo::direct: return ops::ConvAlgo::direct;
     case ConvAlgo::winograd: return ops::ConvAlgo::winograd;
     case ConvAlgo::kiln_winograd: return ops::ConvAlgo::kiln_winograd;
-    case ConvAlgo::automatic: return ops::ConvAlgo::automatic;
+    case ConvAlgo::auto_: return ops::ConvAlgo::auto_;
   }
   throw Error("compile: unknown ConvAlgo value " + std::to_string(static_cast<int>(algo)));
 }
@@ -69,7 +69,7 @@ const char* conv_algo_name(ConvAlgo algo) { return ops::conv_algo_name(to_ops(al
 
 std::optional<ConvAlgo> conv_algo_from_name(const std::string& name) {
   for (ConvAlgo algo : {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::kiln_winograd,
-                        ConvAlgo::automatic}) {
+                        ConvAlgo::auto_}) {
     if (name == conv_algo_name(algo)) return algo;
   }
   return std::nullopt;
@@ -206,7 +206,8 @@ std::vector<std::vector<int64_t>> Runner::output_shapes() const { return impl_->
 
 std::vector<StepInfo> Runner::steps() const {
   std::vector<StepInfo> out;
-  for (const engine::StepInfo& s : impl_->plan->steps()) out.push_back({s.name, s.op, s.implementation});
+  for (const engine::StepInfo& s : impl_->plan->steps())
+    out.push_back({s.name, s.op, s.implementation, s.reason});
   return out;
 }
 
@@ -220,7 +221,8 @@ std::vector<NodeProfile> Runner::profile(const std::vector<Tensor>& inputs, int 
   std::vector<NodeProfile> out;
   for (const engine::StepProfile& p :
        engine::profile(*impl_->plan, impl_->context, to_ir(inputs), 1, iters < 1 ? 1 : iters))
-    out.push_back({p.name, p.op, p.implementation, p.median_ms, p.min_ms, p.percent, p.gflops});
+    out.push_back({p.name, p.op, p.implementation, p.reason, p.median_ms, p.min_ms, p.percent,
+                   p.gflops});
   return out;
 }
 

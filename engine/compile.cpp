@@ -27,7 +27,8 @@ size_t Plan::activation_bytes() const { return impl_->memory.total_bytes(); }
 std::vector<StepInfo> Plan::steps() const {
   std::vector<StepInfo> out;
   for (const Step& s : impl_->steps)
-    out.push_back({s.name, s.op, s.kernel->implementation(), s.kernel->inplace_input(), s.flops});
+    out.push_back({s.name, s.op, s.kernel->implementation(), s.kernel->reason(),
+                   s.kernel->inplace_input(), s.flops});
   return out;
 }
 

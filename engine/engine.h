@@ -41,6 +41,7 @@ struct StepInfo {
   std::string name;            // the node's name, or "reorder <value>"
   std::string op;              // the node's op, or "reorder"
   std::string implementation;  // the kernel that runs, e.g. oneDNN's "jit:avx2"
+  std::string reason;          // why, where the op chose (Kernel::reason): "direct: 1x1 kernel"
   int inplace_input = -1;      // the activation input the output overwrites; -1: none
   double flops = 0;            // floating-point operations per run
 };

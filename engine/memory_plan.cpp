@@ -86,6 +86,13 @@ MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
       if (last_use[inplace] != s)
         throw Error("node '" + step.name + "': in-place input '" + tensors[inplace].name +
                     "' is still read later");
+      // conv2d_add(x, x): the step would overwrite what it is still reading.
+      const int n_inputs = static_cast<int>(step.inputs.size());
+      for (int i = 0; i < n_inputs; ++i) {
+        if (i != step.inplace_input && step.inputs[i] == inplace)
+          throw Error("node '" + step.name + "': in-place input '" + tensors[inplace].name +
+                      "' is also its input " + std::to_string(i));
+      }
       pool.hand_over(inplace, step.output);
     } else {
       pool.acquire(step.output);  // before the inputs die: the output never overwrites them

@@ -36,7 +36,8 @@ struct MemoryPlan {
 // takes the smallest free buffer that holds it (else the largest, grown).
 // A step's output never shares a buffer with its inputs, except its in-place
 // input, whose buffer it takes over: that input must die at that step (no
-// later reader, not a graph output), else kiln::Error names the step.
+// later reader, not a graph output) and be none of its other inputs, else
+// kiln::Error names the step.
 // Graph inputs hold their buffers from the start, graph outputs to the end.
 MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
                        const std::vector<MemoryStep>& steps, const std::vector<int>& graph_inputs,

@@ -26,7 +26,7 @@ std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
   for (size_t s = 0; s < steps.size(); ++s) {
     const StepInfo& step = steps[s];
     TimingStats t = summarize(samples[s]);
-    StepProfile p{step.name, step.op, step.implementation, t.median_ms, t.min_ms, 0, 0};
+    StepProfile p{step.name, step.op, step.implementation, step.reason, t.median_ms, t.min_ms, 0, 0};
     p.gflops = t.median_ms > 0 ? step.flops / (t.median_ms * 1e6) : 0;
     total += t.median_ms;
     out.push_back(p);
@@ -40,6 +40,10 @@ std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>&
   nlohmann::json events = nlohmann::json::array();
   for (size_t s = 0; s < steps.size() && s < times.size(); ++s) {
     const StepInfo& step = steps[s];
+    nlohmann::json args = {{"op", step.op},
+                           {"implementation", step.implementation},
+                           {"gflop", step.flops / 1e9}};
+    if (!step.reason.empty()) args["reason"] = step.reason;
     events.push_back({{"name", step.name},
                       {"cat", step.op},
                       {"ph", "X"},
@@ -47,9 +51,7 @@ std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>&
                       {"dur", times[s].duration_ms * 1000},
                       {"pid", 1},
                       {"tid", 1},
-                      {"args", {{"op", step.op},
-                                {"implementation", step.implementation},
-                                {"gflop", step.flops / 1e9}}}});
+                      {"args", args}});
   }
   nlohmann::json trace = {{"traceEvents", events},
                           {"displayTimeUnit", "ms"},

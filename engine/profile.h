@@ -12,6 +12,7 @@ struct StepProfile {
   std::string name;            // node name, or "reorder <value>"
   std::string op;              // op, or "reorder"
   std::string implementation;  // e.g. oneDNN's "jit:avx2"
+  std::string reason;          // StepInfo::reason: why that kernel, for convs
   double median_ms = 0;
   double min_ms = 0;
   double percent = 0;  // of the sum of all steps' medians

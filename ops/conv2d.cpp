@@ -20,11 +20,11 @@
 // and dst layouts it runs fastest on, the weights are reordered into theirs
 // once, and the engine reorders x to the chosen src layout if its producer
 // wrote another. oneDNN counts dilation from 0 (torch's DH - 1). The
-// algorithm is convolution_direct unless CompileContext::conv_algo asks for
-// Winograd: oneDNN's (use_onednn_winograd below; its weights and activations
-// take their own blocked layouts, so the engine reorders at its borders) or
-// Kiln's own (compile_conv2d_kiln_winograd, ops/winograd.h; it keeps the
-// direct kernel's layouts, so no reorders).
+// algorithm is the one choose_conv_algo (ops/conv_choice.h) picks from
+// CompileContext::conv_algo: oneDNN's direct convolution, oneDNN's Winograd
+// (its weights and activations take their own blocked layouts, so the engine
+// reorders at its borders) or Kiln's own (ops/winograd.h; it keeps the direct
+// kernel's layouts, so no reorders).
 #include "ops/conv2d.h"
 
 #include "ir/attrs.h"
@@ -118,62 +118,6 @@ ir::Shape conv2d_output_shape(const ir::Node& node) {
           out_size(x[3], w[3], a.stride[1], a.padding[1], a.dilation[1])};
 }
 
-// The convolutions Winograd computes, oneDNN's and Kiln's alike: 3x3,
-// stride 1, dilation 1, one group.
-static bool winograd_shape(const Conv2dAttrs& a, int64_t KH, int64_t KW) {
-  return a.groups == 1 && KH == 3 && KW == 3 && a.stride == std::vector<int64_t>{1, 1} &&
-         a.dilation == std::vector<int64_t>{1, 1};
-}
-
-// Whether to ask oneDNN for its Winograd kernel (F(2x2, 3x3) or F(4x4, 3x3)).
-// ConvAlgo::automatic's rule comes from timing both algorithms on square 3x3
-// stride-1 convs, C = OC from 8 to 512, H = W from 7 to 112, batch 1 and 10
-// (oneDNN 2.6, AVX-512 Zen 4): Winograd took 0.32-0.88x the direct time from
-// 32 channels up, 0.73-0.96x at 16, and 1.06-1.87x at 8. So: 32 and up.
-static bool use_onednn_winograd(ConvAlgo algo, const Conv2dAttrs& a, int64_t C, int64_t OC,
-                                int64_t KH, int64_t KW) {
-  if (!winograd_shape(a, KH, KW)) return false;
-  switch (algo) {
-    case ConvAlgo::direct: return false;
-    case ConvAlgo::winograd: return true;
-    case ConvAlgo::kiln_winograd: return false;
-    case ConvAlgo::automatic: return C >= 32 && OC >= 32;
-  }
-  return false;
-}
-
-// ConvAlgo::automatic's rule for Kiln's own Winograd, where oneDNN's is not
-// used (no AVX-512, or fewer than 32 channels). Timed on ResNet18's 3x3
-// stride-1 layers at --fuse=all under ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN 2.6,
-// Zen 4, 2 threads), median ms per layer, oneDNN's direct vs Kiln's, and the
-// 4x4 output tiles per image:
-//   C = OC  H x W  tiles  batch 1        batch 2        batch 10
-//   64      56x56  196    1.11 vs 0.53   2.28 vs 1.12   11.2 vs 5.1
-//   128     28x28   49    1.12 vs 0.58   2.30 vs 1.13   11.2 vs 4.3
-//   256     14x14   16    1.14 vs 0.88   2.35 vs 1.61   11.2 vs 5.5
-//   512      7x7     4    1.32 vs 1.56   2.75 vs 2.45   12.0 vs 5.8
-// Its transformed weights are 4x the size of the direct kernel's and each
-// tile uses them once, so with few tiles it streams weights more than it
-// computes: it loses only at 512 channels, batch 1 (4 tiles). So: from 8
-// tiles (N * ceil(OH/4) * ceil(OW/4)), and from 32 channels as oneDNN's rule
-// (fewer were not measured).
-static bool kiln_winograd_pays(int64_t C, int64_t OC, int64_t tiles) {
-  return C >= 32 && OC >= 32 && tiles >= 8;
-}
-
-// ConvAlgo::automatic where both Winograd kernels exist (AVX-512): the same
-// layers, oneDNN's Winograd vs Kiln's, median ms (the tiles are per batch):
-//   C = OC  batch 1: tiles  oneDNN  Kiln    batch 10: tiles  oneDNN  Kiln
-//   64                196   0.46    0.47              1960   3.55    3.98
-//   128                49   0.47    0.44               490   3.28    2.65
-//   256                16   0.48    0.61               160   3.41    3.28
-//   512                 4   0.70    1.15                40   4.20    3.31
-// Kiln's wins from 128 channels once there are a few dozen tiles; oneDNN's
-// keeps the 64-channel layers and the small batches of the deep ones.
-static bool kiln_winograd_beats_onednn(int64_t C, int64_t OC, int64_t tiles) {
-  return C >= 128 && OC >= 128 && tiles >= 32;
-}
-
 static dnnl::convolution_forward::primitive_desc make_pd(const ir::Node& node,
                                                          const CompileContext& ctx,
                                                          const dnnl::post_ops& post_ops,
@@ -218,73 +162,57 @@ dnnl::convolution_forward::primitive_desc conv2d_pd(const ir::Node& node,
   });
 }
 
-Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
-                             const dnnl::post_ops& post_ops) {
-  Conv2dAttrs a = read_attrs(node);
+Constants pack_conv2d_params(const ir::Node& node,
+                             const dnnl::convolution_forward::primitive_desc& pd) {
   const ir::Shape& x = node.inputs[0]->shape;
   const ir::Tensor& weight = *node.inputs[1]->data;
   const ir::Tensor* bias = node.inputs.size() == 3 ? node.inputs[2]->data.get() : nullptr;
-  const int64_t C = x[1], OC = weight.shape[0], G = a.groups;
+  const int64_t C = x[1], OC = weight.shape[0], G = read_attrs(node).groups;
   const int64_t KH = weight.shape[2], KW = weight.shape[3];
   ir::Shape w_shape = G == 1 ? ir::Shape{OC, C, KH, KW} : ir::Shape{G, OC / G, C / G, KH, KW};
-
-  Conv2dPrimitive conv;
-  // Where oneDNN has no Winograd kernel (CPU, post-ops), direct below.
-  if (use_onednn_winograd(ctx.conv_algo, a, C, OC, KH, KW))
-    conv.pd = conv2d_pd(node, ctx, post_ops, dnnl::algorithm::convolution_winograd);
-  return with_node(node, [&]() -> Conv2dPrimitive {
-    if (!conv.pd) conv.pd = make_pd(node, ctx, post_ops, dnnl::algorithm::convolution_direct);
-    pack_param(conv.constants, DNNL_ARG_WEIGHTS, weight, conv.pd.weights_desc(), w_shape);
-    if (bias) pack_param(conv.constants, DNNL_ARG_BIAS, *bias, conv.pd.bias_desc());
-    return conv;
+  return with_node(node, [&] {
+    Constants constants;
+    pack_param(constants, DNNL_ARG_WEIGHTS, weight, pd.weights_desc(), w_shape);
+    if (bias) pack_param(constants, DNNL_ARG_BIAS, *bias, pd.bias_desc());
+    return constants;
   });
 }
 
-std::unique_ptr<Kernel> compile_conv2d_kiln_winograd(const ir::Node& node,
-                                                     const CompileContext& ctx,
-                                                     const dnnl::post_ops& post_ops,
-                                                     WinogradEpilogue epilogue) {
-  Conv2dAttrs a = read_attrs(node);
-  const ir::Shape& x = node.inputs[0]->shape;
-  const ir::Shape& w = node.inputs[1]->shape;
-  const ir::Shape y = conv2d_output_shape(node);
-  const int64_t N = x[0], C = x[1], OC = w[0], KH = w[2], KW = w[3];
-  if (!winograd_shape(a, KH, KW)) return nullptr;
-  auto onednn_has_winograd = [&] {
-    return static_cast<bool>(
-        conv2d_pd(node, ctx, post_ops, dnnl::algorithm::convolution_winograd));
-  };
-  switch (ctx.conv_algo) {
-    case ConvAlgo::direct:
-      return nullptr;
-    case ConvAlgo::winograd:
-      if (onednn_has_winograd()) return nullptr;
-      break;
-    case ConvAlgo::kiln_winograd:
-      break;
-    case ConvAlgo::automatic: {
-      const int64_t tiles = N * ((y[2] + 3) / 4) * ((y[3] + 3) / 4);
-      if (use_onednn_winograd(ctx.conv_algo, a, C, OC, KH, KW) && onednn_has_winograd()) {
-        if (!kiln_winograd_beats_onednn(C, OC, tiles)) return nullptr;
-      } else if (!kiln_winograd_pays(C, OC, tiles)) {
-        return nullptr;
-      }
-      break;
-    }
+namespace {
+// The in-place kernel: the residual is already in the output's buffer (the
+// engine gives the output the residual's buffer), so it is not bound itself.
+class ConvSumKernel : public PrimitiveKernel {
+ public:
+  using PrimitiveKernel::PrimitiveKernel;
+  memory::desc input_desc(size_t i) const override {
+    return i == 1 ? output_desc() : PrimitiveKernel::input_desc(i);
   }
-  return with_node(node, [&] { return compile_winograd_conv(node, ctx, epilogue); });
-}
+  int inplace_input() const override { return 1; }
+};
+}  // namespace
 
-std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,
-                                       const dnnl::post_ops& post_ops) {
-  Conv2dPrimitive conv = build_conv2d(node, ctx, post_ops);
-  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
-    const auto& pd = conv.pd;
-    return std::make_unique<PrimitiveKernel>(
-        dnnl::convolution_forward(pd),
-        std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, pd.src_desc()}}, pd.dst_desc(),
-        pd.scratchpad_desc(), std::move(conv.constants));
+std::unique_ptr<Kernel> compile_conv2d_choice(const ir::Node& node, const ConvChoice& choice,
+                                              WinogradEpilogue epilogue) {
+  std::unique_ptr<Kernel> kernel = with_node(node, [&]() -> std::unique_ptr<Kernel> {
+    if (choice.kernel == ConvKernel::kiln_winograd)
+      return compile_winograd_conv(node, choice.pd, epilogue);
+    const auto& pd = choice.pd;
+    Constants constants = pack_conv2d_params(node, pd);
+    std::vector<PrimitiveKernel::Input> inputs = {{DNNL_ARG_SRC, pd.src_desc()}};
+    using Residual = WinogradEpilogue::Residual;
+    if (epilogue.residual == Residual::in_place) {
+      return std::make_unique<ConvSumKernel>(dnnl::convolution_forward(pd), inputs, pd.dst_desc(),
+                                             pd.scratchpad_desc(), std::move(constants));
+    }
+    if (epilogue.residual == Residual::input) {
+      const int residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+      inputs.push_back({residual_arg, pd.query_md(dnnl::query::exec_arg_md, residual_arg)});
+    }
+    return std::make_unique<PrimitiveKernel>(dnnl::convolution_forward(pd), inputs, pd.dst_desc(),
+                                             pd.scratchpad_desc(), std::move(constants));
   });
+  kernel->set_reason(choice.reason);
+  return kernel;
 }
 
 dnnl::post_ops activation_post_ops(const ir::Node& node) {
@@ -298,8 +226,10 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   dnnl::post_ops post_ops = activation_post_ops(node);
   WinogradEpilogue epilogue;
   epilogue.relu = read_attrs(node).activation == "relu";
-  if (auto kernel = compile_conv2d_kiln_winograd(node, ctx, post_ops, epilogue)) return kernel;
-  return compile_conv2d(node, ctx, post_ops);
+  // Kiln's Winograd epilogue does relu only: another activation runs oneDNN's.
+  const bool epilogue_fits = epilogue.relu || read_attrs(node).activation == "none";
+  return compile_conv2d_choice(node, choose_conv_algo(node, ctx, post_ops, epilogue_fits),
+                               epilogue);
 }
 
 void register_conv2d(Registry& r) {

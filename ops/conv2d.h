@@ -7,6 +7,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "ir/graph.h"
+#include "ops/conv_choice.h"
 #include "ops/kernel.h"
 #include "ops/winograd.h"
 
@@ -22,36 +23,26 @@ dnnl::post_ops activation_post_ops(const ir::Node& node);
 
 // oneDNN's convolution for such a node: algorithm `alg`, `post_ops` on its
 // output, every layout format_tag::any. Empty where oneDNN has no kernel for
-// it (dnnl_unimplemented, e.g. Winograd on a CPU without AVX-512).
+// it (dnnl_unimplemented, e.g. Winograd on a CPU without AVX-512); other
+// oneDNN failures throw kiln::Error naming the node.
 dnnl::convolution_forward::primitive_desc conv2d_pd(const ir::Node& node,
                                                     const CompileContext& ctx,
                                                     const dnnl::post_ops& post_ops,
                                                     dnnl::algorithm alg);
 
-// The convolution primitive for such a node with `post_ops` applied to its
-// output, every layout format_tag::any, and its weight and bias packed once
-// into the layouts it chose (DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS). Its algorithm
-// is oneDNN's Winograd where ctx.conv_algo asks for it and oneDNN has it,
-// else direct.
-struct Conv2dPrimitive {
-  dnnl::convolution_forward::primitive_desc pd;
-  Constants constants;
-};
-Conv2dPrimitive build_conv2d(const ir::Node& node, const CompileContext& ctx,
-                             const dnnl::post_ops& post_ops);
+// The node's weight and bias packed once into the layouts `pd` chose
+// (DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS).
+Constants pack_conv2d_params(const ir::Node& node,
+                             const dnnl::convolution_forward::primitive_desc& pd);
 
-// Kiln's own Winograd kernel (ops/winograd.h) for such a node where
-// ctx.conv_algo picks it, else nullptr (then build_conv2d's primitive runs).
-// `post_ops` are the ones oneDNN's kernel would get, `epilogue` the same
-// steps for Kiln's; with ConvAlgo::winograd, Kiln's runs only where oneDNN
-// has no Winograd for the node with those post-ops.
-std::unique_ptr<Kernel> compile_conv2d_kiln_winograd(const ir::Node& node,
-                                                     const CompileContext& ctx,
-                                                     const dnnl::post_ops& post_ops,
-                                                     WinogradEpilogue epilogue);
-
-// The conv2d kernel (one activation input, x) with `post_ops` on its output.
-std::unique_ptr<Kernel> compile_conv2d(const ir::Node& node, const CompileContext& ctx,
-                                       const dnnl::post_ops& post_ops);
+// The kernel `choice` (choose_conv_algo, ops/conv_choice.h) names for such a
+// node, carrying the choice's reason: Kiln's Winograd, or oneDNN's
+// convolution built from choice.pd (whose post-ops match the epilogue).
+// epilogue.residual gives both the same form: none, one activation input x;
+// in_place (conv2d_add's sum post-op), the output overwrites activation
+// input 1 (the residual, given in the output's layout); input, activation
+// input 1 is read (a binary post-op, in the layout oneDNN asks for).
+std::unique_ptr<Kernel> compile_conv2d_choice(const ir::Node& node, const ConvChoice& choice,
+                                              WinogradEpilogue epilogue);
 
 }  // namespace kiln::ops

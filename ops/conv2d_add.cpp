@@ -19,9 +19,10 @@
 // - otherwise a binary add post-op reads the residual from its own buffer.
 //   oneDNN 2.6's brgconv has no such post-op for full tensors, so this path
 //   runs on an older jit kernel in a blocked layout: correct, but slower.
-// Where CompileContext::conv_algo picks Kiln's own Winograd (ops/winograd.h),
-// its kernel takes both forms: it adds the residual (read from the output
-// buffer, or from its own) in the output transform, before the relu.
+// Where choose_conv_algo (ops/conv_choice.h) picks Kiln's own Winograd
+// (ops/winograd.h), its kernel takes both forms: it adds the residual (read
+// from the output buffer, or from its own) in the output transform, before
+// the relu.
 #include "ir/attrs.h"
 #include "ir/error.h"
 #include "ops/common.h"
@@ -61,17 +62,6 @@ static void validate(const ir::Node& node) {
 
 static ir::Shape infer_shape(const ir::Node& node) { return conv2d_output_shape(conv_part(node)); }
 
-// The in-place kernel: the residual is already in the output's buffer (the
-// engine gives the output the residual's buffer), so it is not bound itself.
-class ConvSumKernel : public PrimitiveKernel {
- public:
-  using PrimitiveKernel::PrimitiveKernel;
-  memory::desc input_desc(size_t i) const override {
-    return i == 1 ? output_desc() : PrimitiveKernel::input_desc(i);
-  }
-  int inplace_input() const override { return 1; }
-};
-
 static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   ir::Node conv = conv_part(node);
   // In place only if nothing reads the residual after this node, and x is not
@@ -79,7 +69,6 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   const bool in_place = ctx.last_use.size() == 2 && ctx.last_use[1] &&
                         node.inputs[0] != node.inputs[1];
   const bool relu = ir::attr_string(node, "activation", "none") == "relu";
-  const int residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
   dnnl::post_ops post_ops = with_node(node, [&] {
     dnnl::post_ops p;
     if (in_place) {
@@ -98,20 +87,10 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   epilogue.residual =
       in_place ? WinogradEpilogue::Residual::in_place : WinogradEpilogue::Residual::input;
   epilogue.relu = relu;
-  if (auto kernel = compile_conv2d_kiln_winograd(conv, ctx, post_ops, epilogue)) return kernel;
-
-  Conv2dPrimitive c = build_conv2d(conv, ctx, post_ops);
-  return with_node(node, [&]() -> std::unique_ptr<Kernel> {
-    const auto& pd = c.pd;
-    std::vector<PrimitiveKernel::Input> inputs = {{DNNL_ARG_SRC, pd.src_desc()}};
-    if (in_place) {
-      return std::make_unique<ConvSumKernel>(dnnl::convolution_forward(pd), inputs, pd.dst_desc(),
-                                             pd.scratchpad_desc(), std::move(c.constants));
-    }
-    inputs.push_back({residual_arg, pd.query_md(dnnl::query::exec_arg_md, residual_arg)});
-    return std::make_unique<PrimitiveKernel>(dnnl::convolution_forward(pd), inputs, pd.dst_desc(),
-                                             pd.scratchpad_desc(), std::move(c.constants));
-  });
+  // Kiln's Winograd epilogue does relu only: another activation runs oneDNN's.
+  const bool epilogue_fits = relu || ir::attr_string(node, "activation", "none") == "none";
+  return compile_conv2d_choice(conv, choose_conv_algo(conv, ctx, post_ops, epilogue_fits),
+                               epilogue);
 }
 
 void register_conv2d_add(Registry& r) {

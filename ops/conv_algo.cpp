@@ -3,14 +3,14 @@
 namespace kiln::ops {
 
 static constexpr ConvAlgo kAll[] = {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::kiln_winograd,
-                                    ConvAlgo::automatic};
+                                    ConvAlgo::auto_};
 
 const char* conv_algo_name(ConvAlgo algo) {
   switch (algo) {
     case ConvAlgo::direct: return "direct";
     case ConvAlgo::winograd: return "winograd";
     case ConvAlgo::kiln_winograd: return "kiln-winograd";
-    case ConvAlgo::automatic: return "auto";
+    case ConvAlgo::auto_: return "auto";
   }
   return "?";
 }

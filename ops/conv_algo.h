@@ -1,4 +1,5 @@
-// How conv2d and conv2d_add choose their convolution algorithm.
+// The convolution algorithms conv2d and conv2d_add may be asked for, and
+// their names; choose_conv_algo (ops/conv_choice.h) applies them per node.
 #pragma once
 
 #include <optional>
@@ -14,7 +15,8 @@ enum class ConvAlgo {
                   // elsewhere; direct for the rest
   kiln_winograd,  // Kiln's own Winograd on every conv it computes, even where
                   // oneDNN has one (to compare them, and to test it on any CPU)
-  automatic,      // per layer, by rules measured on ResNet18's layers (conv2d.cpp)
+  // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
+  auto_,          // per layer, by rules measured on ResNet18's layers (conv_choice.cpp)
 };
 
 // The names engine-run's --conv-algo and bench/ use: "direct", "winograd",

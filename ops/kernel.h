@@ -41,7 +41,7 @@ struct CompileContext {
   // later node reads it and it is not a graph output), so the kernel may
   // overwrite it in place (Kernel::inplace_input). Empty: assume it is read later.
   std::vector<bool> last_use;
-  // Which convolution algorithm conv2d and conv2d_add use.
+  // Which convolution algorithm conv2d and conv2d_add use (ops/conv_choice.h).
   ConvAlgo conv_algo = ConvAlgo::direct;
 };
 
@@ -62,6 +62,15 @@ class Kernel {
   virtual void execute(dnnl::stream& stream, const ExecArgs& args) const = 0;
   // The implementation that runs, for profiles (oneDNN's name, e.g. "jit:avx2").
   virtual std::string implementation() const { return "kiln"; }
+
+  // Why the op built this kernel where it had a choice (a conv's algorithm,
+  // ops/conv_choice.h: "direct: 1x1 kernel"); empty where it had none. For
+  // profiles and engine-run -v; set by compile().
+  const std::string& reason() const { return reason_; }
+  void set_reason(std::string reason) { reason_ = std::move(reason); }
+
+ private:
+  std::string reason_;
 };
 
 // oneDNN's name for the implementation a primitive runs (e.g. "jit:avx2").

@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "ir/attrs.h"
+#include "ir/error.h"
 #include "ops/common.h"
 #include "ops/conv2d.h"
 
@@ -276,7 +277,7 @@ inline void run_item(const Geometry& g, const Buffers& b, int64_t item, float* v
   }
 }
 
-// The entry points per ISA: each inlines run_block and everything below it,
+// The entry points per ISA: each inlines run_item and everything below it,
 // so the vector code is generated for its target.
 __attribute__((target("avx2,fma"), flatten)) void run_item_avx2(const Geometry& g,
                                                                  const Buffers& b, int64_t item,
@@ -442,39 +443,36 @@ class WinogradKernel : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> compile_winograd_conv(const ir::Node& node, const CompileContext& ctx,
-                                              WinogradEpilogue epilogue) {
+int64_t winograd_vector_width() {
+  if (has_isa(dnnl::cpu_isa::avx512_core) && __builtin_cpu_supports("avx512f")) return 16;
+  if (has_isa(dnnl::cpu_isa::avx2) && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
+    return 8;
+  return 0;
+}
+
+bool winograd_reads(const memory::desc& desc) {
+  Strides unused;
+  const int64_t W = winograd_vector_width();
+  return W > 0 && strides_of(desc, W, &unused);
+}
+
+std::unique_ptr<Kernel> compile_winograd_conv(
+    const ir::Node& node, const dnnl::convolution_forward::primitive_desc& direct,
+    WinogradEpilogue epilogue) {
   const ir::Shape& x = node.inputs[0]->shape;
   const ir::Tensor& weight = *node.inputs[1]->data;
   const ir::Tensor* bias = node.inputs.size() == 3 ? node.inputs[2]->data.get() : nullptr;
-  const std::vector<int64_t> one = {1, 1};
-  if (ir::attr_int(node, "groups", 1) != 1 || weight.shape[2] != 3 || weight.shape[3] != 3 ||
-      ir::attr_ints(node, "stride", one) != one || ir::attr_ints(node, "dilation", one) != one)
-    return nullptr;
-
-  // The ISA decides the vector width; oneDNN's own limit (ONEDNN_MAX_CPU_ISA) counts.
-  int64_t W = 0;
-  ItemFn item = nullptr;
-  std::string isa;
-  if (has_isa(dnnl::cpu_isa::avx512_core) && __builtin_cpu_supports("avx512f")) {
-    W = 16, item = run_item_avx512, isa = "avx512";
-  } else if (has_isa(dnnl::cpu_isa::avx2) && __builtin_cpu_supports("avx2") &&
-             __builtin_cpu_supports("fma")) {
-    W = 8, item = run_item_avx2, isa = "avx2";
-  } else {
-    return nullptr;
-  }
+  const int64_t W = winograd_vector_width();
+  const ItemFn item = W == 16 ? run_item_avx512 : run_item_avx2;
+  const std::string isa = W == 16 ? "avx512" : "avx2";
   const int64_t C = x[1], OC = weight.shape[0];
-  if (C % W != 0 || OC % W != 0) return nullptr;
-
-  // The layouts oneDNN's direct convolution picks for this shape (no post-ops:
-  // the layout its neighbours use), if the kernel can read them.
-  dnnl::convolution_forward::primitive_desc direct =
-      conv2d_pd(node, ctx, dnnl::post_ops(), dnnl::algorithm::convolution_direct);
-  if (!direct) return nullptr;
   Geometry g = {};
-  if (!strides_of(direct.src_desc(), W, &g.src) || !strides_of(direct.dst_desc(), W, &g.dst))
-    return nullptr;
+  // choose_conv_algo has checked all this; a broken promise must not run.
+  if (W == 0 || C % W != 0 || OC % W != 0 || !strides_of(direct.src_desc(), W, &g.src) ||
+      !strides_of(direct.dst_desc(), W, &g.dst))
+    throw Error(node.where(),
+                "Kiln's Winograd kernel cannot run this conv (ISA, channels or layout)");
 
   const ir::Shape y = conv2d_output_shape(node);
   const std::vector<int64_t> pad = ir::attr_ints(node, "padding", {0, 0});

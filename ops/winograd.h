@@ -1,10 +1,12 @@
 // Kiln's own Winograd convolution, F(4x4, 3x3), for CPUs where oneDNN 2.6 has
 // none (it ships Winograd for AVX-512 only). conv2d and conv2d_add use it
-// under ConvAlgo::kiln_winograd, and under winograd / automatic where their
-// rules pick it (ops/conv2d.cpp).
+// where choose_conv_algo (ops/conv_choice.h) picks it.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+
+#include <oneapi/dnnl/dnnl.hpp>
 
 #include "ir/graph.h"
 #include "ops/kernel.h"
@@ -24,13 +26,23 @@ struct WinogradEpilogue {
   bool relu = false;
 };
 
+// The kernel's vector width on this CPU: 16 with AVX-512, 8 with AVX2 and
+// FMA, 0 without them (then the kernel does not exist). oneDNN's own limit
+// (ONEDNN_MAX_CPU_ISA) counts. Both channel counts must be multiples of it.
+int64_t winograd_vector_width();
+
+// Whether the kernel reads (or writes) activations in layout `desc`: nChw{W}c
+// or nhwc, with the channels a multiple of the vector width W.
+bool winograd_reads(const dnnl::memory::desc& desc);
+
 // The kernel for a conv2d-shaped node (inputs x, weight, bias?; conv2d's
-// attributes), or nullptr where it does not apply: not 3x3, stride 1,
-// dilation 1 and one group; channels not a multiple of the vector width (8
-// with AVX2, 16 with AVX-512); or oneDNN's direct convolution would not use a
-// layout the kernel reads (nChw8c, nChw16c or nhwc). It reads x and writes y
-// in that same layout, so no reorders appear at its borders.
-std::unique_ptr<Kernel> compile_winograd_conv(const ir::Node& conv_node, const CompileContext& ctx,
-                                              WinogradEpilogue epilogue);
+// attributes) that choose_conv_algo gave to Kiln's Winograd: a 3x3, stride-1,
+// dilation-1, ungrouped conv that the checks above accept. `direct` is
+// oneDNN's direct convolution for the node without post-ops: the kernel reads
+// x in its src layout and writes y in its dst layout, the layouts the
+// neighbours use, so no reorders appear at its borders.
+std::unique_ptr<Kernel> compile_winograd_conv(
+    const ir::Node& conv_node, const dnnl::convolution_forward::primitive_desc& direct,
+    WinogradEpilogue epilogue);
 
 }  // namespace kiln::ops

@@ -140,6 +140,7 @@ int run_model(const Options& o) {
   std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads, "
               "%s convolutions\n", t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch),
               threads(), conv_algo_name(o.compile.conv_algo));
+  if (o.verbose) print_conv_reasons(runner.steps());
   if (!o.save_dir.empty()) std::printf("saved      %s\n", o.save_dir.c_str());
   if (o.profile) {
     std::printf("\nprofile over %d run(s), each step timed on its own:\n%s", o.iters,

@@ -43,12 +43,14 @@ options:
                    Kiln model directory
   --force          let --save replace a folder that is not a Kiln model
   --profile        print a per-node table: implementation, median time, share
-                   of the total, GFLOP/s (over --iters runs, default 10)
+                   of the total, GFLOP/s, and for a conv its algorithm and
+                   why (over --iters runs, default 10)
   --trace FILE     write a Chrome trace (chrome://tracing, Perfetto) of one run
   --verify         run unfused and fused, compare every node with its
                    counterpart, fail naming the first node that diverges
   --json           end stdout with one line of JSON holding the results
-  -v, --verbose    list every rewrite of the passes, and why they skipped others
+  -v, --verbose    list every rewrite of the passes, and why they skipped
+                   others; and each conv's algorithm and why
   -h, --help       show this help
 
 exit status: 0 success, 1 error (bad model, bad input, ...), 2 bad command line

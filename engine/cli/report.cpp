@@ -14,18 +14,26 @@ void print_reports(const std::vector<PassReport>& reports, bool verbose) {
   }
 }
 
+void print_conv_reasons(const std::vector<StepInfo>& steps) {
+  for (const StepInfo& step : steps) {
+    if (!step.reason.empty())
+      std::printf("  conv     %s: %s\n", step.name.c_str(), step.reason.c_str());
+  }
+}
+
 std::string profile_table(const std::vector<NodeProfile>& steps) {
   std::string s;
   char line[512];
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10s %10s %6s %8s\n", "node", "op",
-                "implementation", "median ms", "min ms", "%", "GFLOP/s");
+  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10s %10s %6s %8s  %s\n", "node", "op",
+                "implementation", "median ms", "min ms", "%", "GFLOP/s", "why (convs)");
   s += line;
   double total = 0, total_min = 0;
   for (const NodeProfile& p : steps) {
-    std::snprintf(line, sizeof line, "%-32.32s %-18.18s %-22.22s %10.3f %10.3f %6.1f %8.1f\n",
+    std::snprintf(line, sizeof line, "%-32.32s %-18.18s %-22.22s %10.3f %10.3f %6.1f %8.1f",
                   p.name.c_str(), p.op.c_str(), p.implementation.c_str(), p.median_ms, p.min_ms,
                   p.percent, p.gflops);
     s += line;
+    s += p.reason.empty() ? "\n" : "  " + p.reason + "\n";
     total += p.median_ms;
     total_min += p.min_ms;
   }

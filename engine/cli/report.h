@@ -1,5 +1,5 @@
-// What engine-run prints besides its one-line results: pass reports and the
-// per-step profile table.
+// What engine-run prints besides its one-line results: pass reports, the
+// convolutions' algorithms and the per-step profile table.
 #pragma once
 
 #include <string>
@@ -12,7 +12,12 @@ namespace kiln::cli {
 // One line per pass; with `verbose`, each rewrite and each skip with its reason.
 void print_reports(const std::vector<PassReport>& reports, bool verbose);
 
-// A table, one row per step, and a total line.
+// For -v: one line per convolution step, its algorithm and why
+// ("  conv     layer1.0.conv1: kiln winograd: 3x3 stride 1").
+void print_conv_reasons(const std::vector<StepInfo>& steps);
+
+// A table, one row per step (a convolution's ends with its algorithm and
+// why), and a total line.
 std::string profile_table(const std::vector<NodeProfile>& steps);
 
 }  // namespace kiln::cli

@@ -60,7 +60,8 @@ enum class ConvAlgo {
   winograd,       // Winograd wherever it applies: oneDNN's kernel where the CPU
                   // has one (AVX-512), Kiln's own F(4x4, 3x3) elsewhere
   kiln_winograd,  // Kiln's own Winograd wherever it applies, even where oneDNN has one
-  automatic,      // per layer, whichever measured faster for its shape on this kind of CPU
+  // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
+  auto_,          // per layer, whichever measured faster for its shape on this kind of CPU
 };
 
 // The names engine-run's --conv-algo takes: "direct", "winograd",
@@ -88,6 +89,10 @@ struct StepInfo {
   std::string name;            // node name, or "reorder <value>"
   std::string op;              // "conv2d", ..., or "reorder"
   std::string implementation;  // the kernel that runs, e.g. "brgconv:avx512_core"
+  // Why that kernel, where the op had a choice: a convolution's algorithm and
+  // its reason, e.g. "kiln winograd: 3x3 stride 1" or "direct: 1x1 kernel";
+  // empty for other steps.
+  std::string reason;
 };
 
 // Whole runs timed: medians and minima over several runs, never one sample.
@@ -103,6 +108,7 @@ struct NodeProfile {
   std::string name;            // node name, or "reorder <value>"
   std::string op;              // "conv2d", ..., or "reorder"
   std::string implementation;  // the kernel that runs, e.g. "brgconv:avx512_core"
+  std::string reason;          // as StepInfo::reason
   double median_ms = 0;
   double min_ms = 0;
   double percent = 0;          // share of the sum of all steps

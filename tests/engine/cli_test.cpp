@@ -126,6 +126,9 @@ TEST_CASE("engine-run --trace writes valid Chrome trace JSON with one event per 
     CHECK(e["dur"].get<double>() >= 0);
     CHECK(e["name"] == steps[i].name);
     CHECK(e["cat"] == steps[i].op);
+    // A conv's algorithm and why; no reason on other steps.
+    if (steps[i].op == "conv2d") CHECK(e["args"]["reason"] == steps[i].reason);
+    if (steps[i].reason.empty()) CHECK_FALSE(e["args"].contains("reason"));
   }
   std::filesystem::remove_all(dir);
 }
@@ -136,6 +139,59 @@ TEST_CASE("engine-run --profile prints one row per step and a total") {
   CHECK(r.out.find("implementation") != std::string::npos);
   CHECK(r.out.find("conv1 ") != std::string::npos);
   CHECK(r.out.find("total") != std::string::npos);
+}
+
+// The line of `out` that starts with `start`, or "".
+static std::string line_starting(const std::string& out, const std::string& start) {
+  size_t at = out.find("\n" + start);
+  if (at == std::string::npos) return "";
+  size_t end = out.find('\n', at + 1);
+  return out.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+}
+
+static bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+TEST_CASE("engine-run --profile ends each conv row with its algorithm and why") {
+  auto r = run_engine("resnet18 --fuse=all --conv-algo kiln-winograd --profile --iters 1");
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("why (convs)") != std::string::npos);
+  CHECK(ends_with(line_starting(r.out, "conv1 "), "  direct: 7x7 kernel"));
+  CHECK(ends_with(line_starting(r.out, "layer2.0.downsample.0 "), "  direct: 1x1 kernel"));
+  CHECK(ends_with(line_starting(r.out, "layer2.0.conv1 "), "  direct: stride 2"));
+  // Kiln's Winograd needs AVX2 (tests/isa.h); without it the reason says so.
+  const std::string wino = line_starting(r.out, "layer1.0.conv1 ");
+  CHECK((ends_with(wino, "  kiln winograd: 3x3 stride 1") ||
+         ends_with(wino, "  direct: Kiln's Winograd needs AVX2 and FMA")));
+  const std::string fc = line_starting(r.out, "fc ");  // not a conv: no reason
+  REQUIRE_FALSE(fc.empty());
+  CHECK(fc.find("direct") == std::string::npos);
+  CHECK(fc.find("winograd") == std::string::npos);
+}
+
+TEST_CASE("engine-run -v lists each conv's algorithm and why, one line per conv step") {
+  auto r = run_engine("resnet18 --fuse=all --conv-algo auto -v");
+  REQUIRE(r.exit_code == 0);
+  CHECK(line_starting(r.out, "  conv     conv1: ") == "  conv     conv1: direct: 7x7 kernel");
+  kiln::Model model = kiln::Model::load("resnet18");
+  model.fuse(kiln::Fuse::all);
+  kiln::CompileOptions options;
+  options.conv_algo = kiln::ConvAlgo::auto_;
+  size_t convs = 0;
+  for (const kiln::StepInfo& step : model.compile(1, options).steps()) {
+    if (step.op != "conv2d" && step.op != "conv2d_add") continue;
+    ++convs;
+    CAPTURE(step.name);
+    CHECK(line_starting(r.out, "  conv     " + step.name + ": ") ==
+          "  conv     " + step.name + ": " + step.reason);
+  }
+  CHECK(convs == 20);
+  size_t lines = 0;
+  for (size_t at = r.out.find("\n  conv     "); at != std::string::npos;
+       at = r.out.find("\n  conv     ", at + 1))
+    ++lines;
+  CHECK(lines == convs);
 }
 
 TEST_CASE("engine-run --verify passes on resnet18 at every fusion level") {

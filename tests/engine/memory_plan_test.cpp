@@ -83,6 +83,14 @@ TEST_CASE("plan_memory refuses an in-place step whose input is still read later"
                        "node 'sum': in-place input 't1' is still read later", kiln::Error);
 }
 
+TEST_CASE("plan_memory refuses an in-place step whose overwritten input is also another of its inputs") {
+  // conv2d_add(x, x) summing in place would overwrite x while its conv reads it.
+  enum { x, a, y };
+  std::vector<MemoryStep> steps = {{"a", {x}, a}, {"sum", {a, a}, y, 1}};
+  CHECK_THROWS_WITH_AS(plan_memory(tensors_of({64, 64, 64}), steps, {x}, {y}),
+                       "node 'sum': in-place input 't1' is also its input 0", kiln::Error);
+}
+
 TEST_CASE("plan_memory refuses an in-place step over a graph output") {
   enum { x, r, a, y };
   std::vector<MemoryStep> steps = {{"a", {x}, a}, {"sum", {a, r}, y, 1}};

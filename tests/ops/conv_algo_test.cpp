@@ -79,7 +79,7 @@ TEST_CASE("a 3x3 stride-1 conv gives the reference's result with every conv algo
   RefTensor want = reference(g, x, 1);
   const bool winograd_runs = !skip_without_avx2("Kiln's Winograd kernel");  // the results are checked either way
   for (ops::ConvAlgo algo : {ops::ConvAlgo::direct, ops::ConvAlgo::winograd,
-                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::automatic}) {
+                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
     ir::Tensor y;
     std::string impl = conv_impl(g, x, algo, &y);
     INFO(impl);
@@ -107,7 +107,7 @@ TEST_CASE("auto keeps direct convolutions where Winograd was not measured to pay
   ir::Graph g = conv_graph(16, 16, 1, 7);
   ir::Tensor x = random_tensor({1, 16, 14, 14}, 8);
   ir::Tensor y;
-  CHECK_FALSE(is_winograd(conv_impl(g, x, ops::ConvAlgo::automatic, &y)));
+  CHECK_FALSE(is_winograd(conv_impl(g, x, ops::ConvAlgo::auto_, &y)));
   std::string report;
   CHECK_MESSAGE(count_mismatches(y, reference(g, x, 1), 1e-4, report) == 0, report);
 }
@@ -118,7 +118,7 @@ TEST_CASE("auto runs a 64-channel 3x3 conv with many tiles on Winograd, oneDNN's
   ir::Graph g = conv_graph(64, 64, 1, 11);
   ir::Tensor x = random_tensor({2, 64, 14, 14}, 12);  // 2 * 4 * 4 = 32 tiles of 4x4
   ir::Tensor y;
-  std::string impl = conv_impl(g, x, ops::ConvAlgo::automatic, &y);
+  std::string impl = conv_impl(g, x, ops::ConvAlgo::auto_, &y);
   INFO(impl);
   CHECK(is_winograd(impl));
   check_output(impl, y, reference(g, x, 1));

@@ -229,7 +229,7 @@ TEST_CASE("every conv algorithm gives the reference's result on a kiln_winograd 
   ir::Tensor x = random_tensor({c.n, c.c, c.h, c.w}, 43);
   RefTensor want = conv_reference(g, x, {1, 1}, {c.pad, c.pad}, 1, c.relu);
   for (ops::ConvAlgo algo : {ops::ConvAlgo::direct, ops::ConvAlgo::winograd,
-                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::automatic}) {
+                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
     engine::Plan plan = engine::compile(g, c.n, {algo});
     std::string impl = impl_of(plan, "conv2d");
     INFO(impl);

@@ -1,0 +1,208 @@
+// choose_conv_algo: one decision per convolution node, with its reason.
+//
+// Winograd computes 3x3, stride-1, dilation-1, ungrouped convs; the rest run
+// direct whatever conv_algo says. For those it does compute:
+//   direct         direct
+//   winograd       oneDNN's where it has one for the node (AVX-512, and
+//                  post-ops it supports), else Kiln's, else direct
+//   kiln_winograd  Kiln's, else direct
+//   auto           by the rules below, measured on ResNet18's layers
+// Kiln's kernel runs where the CPU has AVX2 (vector width 8) or AVX-512 (16),
+// both channel counts are multiples of that width, the activation is none or
+// relu, and oneDNN's direct convolution would use a layout it reads.
+#include "ops/conv_choice.h"
+
+#include <vector>
+
+#include "ir/attrs.h"
+#include "ops/common.h"
+#include "ops/conv2d.h"
+#include "ops/winograd.h"
+
+namespace kiln::ops {
+
+namespace {
+
+using dnnl::algorithm;
+
+// "2" for {2, 2}, "2x1" for {2, 1}.
+std::string pair_str(const std::vector<int64_t>& v) {
+  return v[0] == v[1] ? std::to_string(v[0]) : std::to_string(v[0]) + "x" + std::to_string(v[1]);
+}
+
+// Why Winograd does not compute this conv, or "" if it does.
+std::string not_winograd_shape(const ir::Node& node) {
+  const ir::Shape& w = node.inputs[1]->shape;
+  const std::vector<int64_t> one = {1, 1};
+  const std::vector<int64_t> stride = ir::attr_ints(node, "stride", one);
+  const std::vector<int64_t> dilation = ir::attr_ints(node, "dilation", one);
+  const int64_t groups = ir::attr_int(node, "groups", 1);
+  if (w[2] != 3 || w[3] != 3) return std::to_string(w[2]) + "x" + std::to_string(w[3]) + " kernel";
+  if (stride != one) return "stride " + pair_str(stride);
+  if (dilation != one) return "dilation " + pair_str(dilation);
+  if (groups != 1) return std::to_string(groups) + " groups";
+  return "";
+}
+
+// ConvAlgo::auto_'s rule for oneDNN's Winograd (F(2x2, 3x3) or F(4x4,
+// 3x3)), from timing both algorithms on square 3x3 stride-1 convs, C = OC
+// from 8 to 512, H = W from 7 to 112, batch 1 and 10 (oneDNN 2.6, AVX-512
+// Zen 4): Winograd took 0.32-0.88x the direct time from 32 channels up,
+// 0.73-0.96x at 16, and 1.06-1.87x at 8. So: 32 and up.
+bool onednn_winograd_pays(int64_t C, int64_t OC) { return C >= 32 && OC >= 32; }
+
+// ConvAlgo::auto_'s rule for Kiln's own Winograd, where oneDNN's is not
+// used (no AVX-512, or fewer than 32 channels). Timed on ResNet18's 3x3
+// stride-1 layers at --fuse=all under ONEDNN_MAX_CPU_ISA=AVX2 (oneDNN 2.6,
+// Zen 4, 2 threads), median ms per layer, oneDNN's direct vs Kiln's, and the
+// 4x4 output tiles per image:
+//   C = OC  H x W  tiles  batch 1        batch 2        batch 10
+//   64      56x56  196    1.11 vs 0.53   2.28 vs 1.12   11.2 vs 5.1
+//   128     28x28   49    1.12 vs 0.58   2.30 vs 1.13   11.2 vs 4.3
+//   256     14x14   16    1.14 vs 0.88   2.35 vs 1.61   11.2 vs 5.5
+//   512      7x7     4    1.32 vs 1.56   2.75 vs 2.45   12.0 vs 5.8
+// Its transformed weights are 4x the size of the direct kernel's and each
+// tile uses them once, so with few tiles it streams weights more than it
+// computes: it loses only at 512 channels, batch 1 (4 tiles). So: from 8
+// tiles (N * ceil(OH/4) * ceil(OW/4)), and from 32 channels as oneDNN's rule
+// (fewer were not measured).
+bool kiln_winograd_pays(int64_t C, int64_t OC, int64_t tiles) {
+  return C >= 32 && OC >= 32 && tiles >= 8;
+}
+
+// ConvAlgo::auto_ where both Winograd kernels exist (AVX-512): the same
+// layers, oneDNN's Winograd vs Kiln's, median ms (the tiles are per batch):
+//   C = OC  batch 1: tiles  oneDNN  Kiln    batch 10: tiles  oneDNN  Kiln
+//   64                196   0.46    0.47              1960   3.55    3.98
+//   128                49   0.47    0.44               490   3.28    2.65
+//   256                16   0.48    0.61               160   3.41    3.28
+//   512                 4   0.70    1.15                40   4.20    3.31
+// Kiln's wins from 128 channels once there are a few dozen tiles; oneDNN's
+// keeps the 64-channel layers and the small batches of the deep ones. (This
+// implies kiln_winograd_pays, so where it holds Kiln's runs whether or not
+// oneDNN has a Winograd kernel.)
+bool kiln_winograd_beats_onednn(int64_t C, int64_t OC, int64_t tiles) {
+  return C >= 128 && OC >= 128 && tiles >= 32;
+}
+
+// One decision under way: the node, its sizes and the descriptors built so far.
+class Chooser {
+ public:
+  Chooser(const ir::Node& node, const CompileContext& ctx, const dnnl::post_ops& post_ops,
+          bool epilogue_fits)
+      : node_(node), ctx_(ctx), post_ops_(post_ops), epilogue_fits_(epilogue_fits) {
+    const ir::Shape y = conv2d_output_shape(node);
+    C_ = node.inputs[0]->shape[1];
+    OC_ = y[1];
+    tiles_ = y[0] * ((y[2] + 3) / 4) * ((y[3] + 3) / 4);
+  }
+
+  ConvChoice choose() {
+    if (ctx_.conv_algo == ConvAlgo::direct) return direct("conv algorithm direct");
+    const std::string shape = not_winograd_shape(node_);
+    if (!shape.empty()) return direct(shape);
+    switch (ctx_.conv_algo) {
+      case ConvAlgo::direct:
+        break;
+      case ConvAlgo::winograd:
+        if (onednn_winograd()) return choice(ConvKernel::onednn_winograd, "3x3 stride 1");
+        if (kiln_winograd())
+          return choice(ConvKernel::kiln_winograd,
+                        "3x3 stride 1, oneDNN has no Winograd for it on this CPU");
+        return direct(kiln_refusal_);
+      case ConvAlgo::kiln_winograd:
+        if (kiln_winograd()) return choice(ConvKernel::kiln_winograd, "3x3 stride 1");
+        return direct(kiln_refusal_);
+      case ConvAlgo::auto_:
+        return choose_auto();
+    }
+    return direct("conv algorithm direct");
+  }
+
+ private:
+  ConvChoice choose_auto() {
+    const std::string sizes = std::to_string(C_) + " -> " + std::to_string(OC_) + " channels, " +
+                              std::to_string(tiles_) + " tiles";
+    if (kiln_winograd_beats_onednn(C_, OC_, tiles_) && kiln_winograd())
+      return choice(ConvKernel::kiln_winograd,
+                    "auto: " + sizes + " (Kiln's from 128 channels and 32 tiles)");
+    if (onednn_winograd_pays(C_, OC_) && onednn_winograd())
+      return choice(ConvKernel::onednn_winograd,
+                    "auto: " + sizes + " (oneDNN's from 32 channels, Kiln's from 128)");
+    if (!kiln_winograd_pays(C_, OC_, tiles_))
+      return direct("auto: " + sizes + " (Winograd from 32 channels and 8 tiles)");
+    if (kiln_winograd())
+      return choice(ConvKernel::kiln_winograd,
+                    "auto: " + sizes + ", oneDNN has no Winograd for it on this CPU");
+    return direct(kiln_refusal_);
+  }
+
+  // Whether oneDNN has a Winograd kernel for the node with its post-ops; if
+  // so, pd_ holds it.
+  bool onednn_winograd() {
+    pd_ = conv2d_pd(node_, ctx_, post_ops_, algorithm::convolution_winograd);
+    return static_cast<bool>(pd_);
+  }
+
+  // Whether Kiln's Winograd runs the node; if so, pd_ holds oneDNN's direct
+  // convolution without post-ops (its layouts), else kiln_refusal_ says why.
+  // Tried at most once.
+  bool kiln_winograd() {
+    if (!kiln_refusal_.empty()) return false;
+    kiln_refusal_ = why_not_kiln_winograd();
+    return kiln_refusal_.empty();
+  }
+
+  std::string why_not_kiln_winograd() {
+    if (!epilogue_fits_) return "Kiln's Winograd epilogue does relu only";
+    const int64_t W = winograd_vector_width();
+    if (W == 0) return "Kiln's Winograd needs AVX2 and FMA";
+    if (C_ % W != 0 || OC_ % W != 0)
+      return std::to_string(C_) + " -> " + std::to_string(OC_) +
+             " channels, Kiln's Winograd needs multiples of " + std::to_string(W);
+    dnnl::convolution_forward::primitive_desc layouts =
+        conv2d_pd(node_, ctx_, dnnl::post_ops(), algorithm::convolution_direct);
+    if (layouts && winograd_reads(layouts.src_desc()) && winograd_reads(layouts.dst_desc())) {
+      pd_ = layouts;
+      return "";
+    }
+    // Without post-ops that is also the direct convolution direct() needs.
+    if (layouts && post_ops_.len() == 0) direct_pd_ = layouts;
+    return "oneDNN's direct layout is not one Kiln's Winograd reads";
+  }
+
+  ConvChoice choice(ConvKernel kernel, const std::string& why) {
+    const char* name = kernel == ConvKernel::kiln_winograd ? "kiln winograd" : "onednn winograd";
+    return {kernel, std::string(name) + ": " + why, pd_};
+  }
+
+  ConvChoice direct(const std::string& why) {
+    ConvChoice c{ConvKernel::direct, "direct: " + why, direct_pd_};
+    if (!c.pd) {
+      c.pd = with_node(node_, [&] {
+        dnnl::convolution_forward::primitive_desc pd =
+            conv2d_pd(node_, ctx_, post_ops_, algorithm::convolution_direct);
+        if (!pd) throw dnnl::error(dnnl_unimplemented, "no direct convolution for this node");
+        return pd;
+      });
+    }
+    return c;
+  }
+
+  const ir::Node& node_;
+  const CompileContext& ctx_;
+  const dnnl::post_ops& post_ops_;
+  bool epilogue_fits_;
+  int64_t C_ = 0, OC_ = 0, tiles_ = 0;
+  dnnl::convolution_forward::primitive_desc pd_, direct_pd_;
+  std::string kiln_refusal_;  // why Kiln's Winograd does not run; empty: not tried or it runs
+};
+
+}  // namespace
+
+ConvChoice choose_conv_algo(const ir::Node& conv_node, const CompileContext& ctx,
+                            const dnnl::post_ops& post_ops, bool epilogue_fits) {
+  return Chooser(conv_node, ctx, post_ops, epilogue_fits).choose();
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,142 @@
+// choose_conv_algo: each choice and its reason, on the AVX-512 path (oneDNN
+// has a Winograd kernel) and the AVX2 path (only Kiln's). Cases that need one
+// path skip on the other with a message (tests/isa.h); ctest runs them all
+// again under ONEDNN_MAX_CPU_ISA=AVX2 (tests/CMakeLists.txt), so both paths
+// run on an AVX-512 machine.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "ir/verify.h"
+#include "ops/common.h"
+#include "ops/conv2d.h"
+#include "ops/conv_choice.h"
+#include "ops/registry.h"
+#include "ops/winograd.h"
+#include "tests/isa.h"
+#include "tests/ops/reference.h"
+
+using namespace kiln;
+using namespace kiln::test;
+
+namespace {
+
+struct ConvShape {
+  int64_t n, c, oc, hw, k;
+  std::vector<int64_t> stride = {1, 1}, dilation = {1, 1};
+  int64_t groups = 1;
+};
+
+// The choice for y = relu(conv2d(x)) of that shape, padding 1, under `algo`.
+ops::ConvChoice choose(const ConvShape& s, ops::ConvAlgo algo, bool epilogue_fits = true) {
+  ir::Graph g;
+  ir::Value* x = g.add_input("x", {s.n, s.c, s.hw, s.hw});
+  ir::Node* conv = g.add_node(
+      "conv", "conv2d", {x, g.add_param("w", random_tensor({s.oc, s.c / s.groups, s.k, s.k}, 1))},
+      {{"padding", std::vector<int64_t>{1, 1}}, {"stride", s.stride}, {"dilation", s.dilation},
+       {"groups", s.groups}, {"activation", std::string("relu")}});
+  g.set_outputs({conv->output});
+  ir::infer_shapes(g, ops::registry().schemas());
+  ops::CompileContext ctx{ops::cpu_engine(), {}, {}, algo};
+  return ops::choose_conv_algo(*conv, ctx, ops::activation_post_ops(*conv), epilogue_fits);
+}
+
+// The reason, after checking the descriptor fits the kernel: oneDNN's
+// Winograd for onednn_winograd, its direct convolution for the others (Kiln's
+// Winograd takes the direct kernel's layouts).
+std::string reason(const ops::ConvChoice& choice) {
+  REQUIRE(choice.pd);
+  const bool wino = std::string(choice.pd.impl_info_str()).find("wino") != std::string::npos;
+  CHECK(wino == (choice.kernel == ops::ConvKernel::onednn_winograd));
+  return choice.reason;
+}
+
+const ConvShape k64 = {1, 64, 64, 56, 3};  // 196 tiles of 4x4
+
+}  // namespace
+
+TEST_CASE("choose_conv_algo runs direct when asked for direct") {
+  CHECK(reason(choose(k64, ops::ConvAlgo::direct)) == "direct: conv algorithm direct");
+}
+
+TEST_CASE("choose_conv_algo runs direct what Winograd does not compute, saying why") {
+  for (ops::ConvAlgo algo :
+       {ops::ConvAlgo::winograd, ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
+    INFO(ops::conv_algo_name(algo));
+    CHECK(reason(choose({1, 64, 64, 14, 1}, algo)) == "direct: 1x1 kernel");
+    CHECK(reason(choose({1, 8, 8, 14, 7}, algo)) == "direct: 7x7 kernel");
+    ConvShape strided = k64;
+    strided.stride = {2, 2};
+    CHECK(reason(choose(strided, algo)) == "direct: stride 2");
+    strided.stride = {1, 2};
+    CHECK(reason(choose(strided, algo)) == "direct: stride 1x2");
+    ConvShape dilated = k64;
+    dilated.dilation = {2, 2};
+    CHECK(reason(choose(dilated, algo)) == "direct: dilation 2");
+    ConvShape grouped = k64;
+    grouped.groups = 4;
+    CHECK(reason(choose(grouped, algo)) == "direct: 4 groups");
+  }
+}
+
+TEST_CASE("choose_conv_algo refuses Kiln's Winograd for an activation other than relu") {
+  CHECK(reason(choose(k64, ops::ConvAlgo::kiln_winograd, false)) ==
+        "direct: Kiln's Winograd epilogue does relu only");
+}
+
+TEST_CASE("choose_conv_algo gives kiln-winograd Kiln's kernel where its vector width divides the channels") {
+  if (skip_without_avx2("Kiln's Winograd kernel")) return;
+  const ops::ConvChoice c = choose(k64, ops::ConvAlgo::kiln_winograd);
+  CHECK(c.kernel == ops::ConvKernel::kiln_winograd);
+  CHECK(reason(c) == "kiln winograd: 3x3 stride 1");
+  const std::string W = std::to_string(ops::winograd_vector_width());
+  CHECK(reason(choose({1, 20, 40, 14, 3}, ops::ConvAlgo::kiln_winograd)) ==
+        "direct: 20 -> 40 channels, Kiln's Winograd needs multiples of " + W);
+}
+
+TEST_CASE("choose_conv_algo says Kiln's Winograd needs AVX2 where there is none") {
+  if (has_avx2()) {
+    MESSAGE("skipped: this CPU has AVX2 (the case is for CPUs without it)");
+    return;
+  }
+  CHECK(reason(choose(k64, ops::ConvAlgo::kiln_winograd)) ==
+        "direct: Kiln's Winograd needs AVX2 and FMA");
+}
+
+TEST_CASE("choose_conv_algo runs auto direct below 32 channels, on any CPU") {
+  CHECK(reason(choose({1, 16, 16, 56, 3}, ops::ConvAlgo::auto_)) ==
+        "direct: auto: 16 -> 16 channels, 196 tiles (Winograd from 32 channels and 8 tiles)");
+}
+
+TEST_CASE("choose_conv_algo gives auto Kiln's Winograd from 128 channels and 32 tiles") {
+  if (skip_without_avx2("Kiln's Winograd kernel")) return;
+  CHECK(reason(choose({1, 128, 128, 28, 3}, ops::ConvAlgo::auto_)) ==
+        "kiln winograd: auto: 128 -> 128 channels, 49 tiles (Kiln's from 128 channels and 32 "
+        "tiles)");
+}
+
+TEST_CASE("choose_conv_algo on AVX-512 takes oneDNN's Winograd for winograd and for auto's 64-channel layers") {
+  if (skip_without_avx512("oneDNN's Winograd kernel")) return;
+  CHECK(reason(choose(k64, ops::ConvAlgo::winograd)) == "onednn winograd: 3x3 stride 1");
+  CHECK(reason(choose(k64, ops::ConvAlgo::auto_)) ==
+        "onednn winograd: auto: 64 -> 64 channels, 196 tiles (oneDNN's from 32 channels, Kiln's "
+        "from 128)");
+  // Few tiles: Kiln's would not pay, oneDNN's still does.
+  CHECK(reason(choose({1, 64, 64, 4, 3}, ops::ConvAlgo::auto_)) ==
+        "onednn winograd: auto: 64 -> 64 channels, 1 tiles (oneDNN's from 32 channels, Kiln's "
+        "from 128)");
+}
+
+TEST_CASE("choose_conv_algo on AVX2 alone takes Kiln's Winograd for winograd and auto, direct for few tiles") {
+  if (skip_unless_avx2_only("the path of CPUs without oneDNN's Winograd")) return;
+  CHECK(reason(choose(k64, ops::ConvAlgo::winograd)) ==
+        "kiln winograd: 3x3 stride 1, oneDNN has no Winograd for it on this CPU");
+  CHECK(reason(choose(k64, ops::ConvAlgo::auto_)) ==
+        "kiln winograd: auto: 64 -> 64 channels, 196 tiles, oneDNN has no Winograd for it on "
+        "this CPU");
+  CHECK(reason(choose({1, 64, 64, 4, 3}, ops::ConvAlgo::auto_)) ==
+        "direct: auto: 64 -> 64 channels, 1 tiles (Winograd from 32 channels and 8 tiles)");
+  CHECK(reason(choose({1, 20, 40, 14, 3}, ops::ConvAlgo::winograd)) ==
+        "direct: 20 -> 40 channels, Kiln's Winograd needs multiples of 8");
+}
