@@ -1,7 +1,6 @@
 // BatchNormalization -> batchnorm (inference: the running statistics),
 // LayerNormalization -> layer_norm, ReduceMean -> mean.
 //
-//
 // ONNX's inputs are X, scale, B, input_mean, input_var; Kiln's are x,
 // running_mean, running_var, weight, bias. A negative variance is refused
 // here, where the data is at hand, rather than when the BN is folded.
