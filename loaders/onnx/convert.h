@@ -102,11 +102,15 @@ class OnnxNode {
   ir::Value* derived_param(size_t i, const std::string& how, const std::function<ir::Tensor()>& make);
   // Counts the float32 bytes of a constant the model holds (a Constant node's value).
   void count_weight_bytes(const Constant& c);
+  // Counts bytes the conversion copies (a folded constant), within the limit.
+  void count_copy(uint64_t bytes);
 
   // --- outputs
   // Appends a Kiln node named after this one (its output is output 0) and
   // infers its shape; Kiln's own checks of the op run here.
   ir::Value* add_node(const std::string& op, std::vector<ir::Value*> inputs, ir::Attrs attrs = {});
+  // The same, computing ONNX output `output` (Split's pieces).
+  ir::Value* add_node_at(size_t output, const std::string& op, std::vector<ir::Value*> inputs, ir::Attrs attrs);
   void alias(size_t output, size_t input);  // output stands for what input stands for
   void set_constant(size_t output, Constant constant);
 

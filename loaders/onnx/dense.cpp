@@ -6,19 +6,19 @@
 //   weight = alpha * B'^T   [OUT, IN]
 //   bias   = beta * C       C of shape [OUT], [1, OUT], [1], [1, 1] or []
 // (alpha and beta are applied to the constants once, in float32). MatMul of
-// a 2-D activation by a 2-D constant is linear without bias.
+// an activation [..., IN] by a 2-D constant is linear without bias.
 #include "loaders/onnx/handlers.h"
 
 namespace kiln::loaders::from_onnx {
 
 namespace {
 
-// The 2-D activation x [N, IN] of a Gemm or MatMul.
-ir::Value* rows(const OnnxNode& n) {
+// The activation x [..., IN] of a Gemm (rank 2) or MatMul (rank 2 to 6).
+ir::Value* rows(const OnnxNode& n, size_t max_rank) {
   ir::Value* a = n.activation(0);
-  if (a->shape.size() != 2)
-    n.unsupported("input " + ir::shape_str(a->shape) +
-                  " of rank other than 2 (Kiln's linear takes [N, IN]; rank > 2 waits for it)");
+  if (a->shape.size() < 2 || a->shape.size() > max_rank)
+    n.unsupported("input " + ir::shape_str(a->shape) + " of rank other than 2 to " + std::to_string(max_rank) +
+                  " (Kiln's linear takes [..., IN])");
   return a;
 }
 
@@ -68,7 +68,7 @@ void convert_gemm(OnnxNode& n) {
   n.check_attrs({"alpha", "beta", "transA", "transB"});
   if (n.attr_int("transA", 0) != 0) n.unsupported("transA 1 (Kiln's linear takes A as [N, IN])");
   const bool trans_b = n.attr_int("transB", 0) != 0;
-  ir::Value* x = rows(n);
+  ir::Value* x = rows(n, 2);
   ir::Value* w = weight(n, 1, trans_b, n.attr_float("alpha", 1.0f));
   std::vector<ir::Value*> inputs = {x, w};
   if (ir::Value* b = gemm_bias(n, w->shape[0], n.attr_float("beta", 1.0f))) inputs.push_back(b);
@@ -79,7 +79,7 @@ void convert_mat_mul(OnnxNode& n) {
   n.check_attrs({});
   if (!n.is_constant(1))
     n.unsupported("B is computed at run time (Kiln's linear multiplies by a constant weight)");
-  ir::Value* x = rows(n);
+  ir::Value* x = rows(n, 6);
   n.add_node("linear", {x, weight(n, 1, /*transposed=*/false, 1.0f)});
 }
 

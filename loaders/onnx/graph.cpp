@@ -13,6 +13,7 @@
 #include "loaders/onnx/convert.h"
 #include "loaders/onnx/handlers.h"
 #include "loaders/onnx/onnx.h"
+#include "loaders/onnx/patterns.h"
 
 namespace kiln::loaders::from_onnx {
 
@@ -62,7 +63,12 @@ class GraphConverter {
     read_initializers();
     read_inputs();
     find_producers();
-    for (size_t i : topological_order()) convert_node(g_.node(static_cast<int>(i)));
+    find_patterns();
+    for (size_t i : topological_order()) {
+      if (skipped_.count(i)) continue;
+      auto special = special_.find(i);
+      convert_node(g_.node(static_cast<int>(i)), special == special_.end() ? nullptr : special->second);
+    }
     read_outputs();
     if (!refusals_.empty()) throw Error(file_, refusal_report(refusals_));
     return std::move(conv_.graph);
@@ -150,14 +156,38 @@ class GraphConverter {
                node_label(g_.node(static_cast<int>(producer_[out]))));
       }
     }
-    for (const ::onnx::ValueInfoProto& out : g_.output()) read_.insert(out.name());
+    for (const ::onnx::ValueInfoProto& out : g_.output()) ++read_[out.name()];
     for (const NodeProto& node : g_.node()) {
       for (const std::string& in : node.input()) {
-        read_.insert(in);
+        ++read_[in];
         if (!in.empty() && !conv_.values.count(in) && !producer_.count(in))
           fail(node_label(node) + ": input '" + in + "' is not defined (no graph input, initializer or "
                "node output has that name)");
       }
+    }
+  }
+
+  // Multi-node patterns (patterns.h): the last node of each is converted by
+  // its own handler from the pattern's input, the others are skipped.
+  void find_patterns() {
+    ScalarLookup scalar = [this](const std::string& name) -> std::optional<float> {
+      auto v = conv_.values.find(name);
+      if (v != conv_.values.end()) {
+        const Entry& e = v->second;
+        if (e.constant && e.constant->type == Constant::Type::f32 && e.constant->numel() == 1)
+          return e.constant->f32->data[0];
+        return std::nullopt;
+      }
+      auto p = producer_.find(name);
+      if (p == producer_.end()) return std::nullopt;
+      return constant_node_scalar(g_.node(static_cast<int>(p->second)));
+    };
+    for (const GeluMatch& m : find_gelus(g_, producer_, read_, scalar)) {
+      NodeProto& last = *g_.mutable_node(static_cast<int>(m.last));
+      last.clear_input();
+      last.add_input(m.x);
+      special_[m.last] = convert_gelu;
+      skipped_.insert(m.inner.begin(), m.inner.end());
     }
   }
 
@@ -243,12 +273,12 @@ class GraphConverter {
     return false;
   }
 
-  void convert_node(const NodeProto& node) {
+  void convert_node(const NodeProto& node, Handler special) {
     const bool standard = node.domain().empty() || node.domain() == "ai.onnx";
     auto opset = opsets_.find(standard ? "" : node.domain());
     if (opset == opsets_.end())
       fail(node_label(node) + ": domain '" + node.domain() + "' is not in the model's opset_import");
-    Handler handler = standard ? find_handler(node.op_type()) : nullptr;
+    Handler handler = special ? special : standard ? find_handler(node.op_type()) : nullptr;
     if (!handler) return refuse(node, opset->second, "");
     if (node.output_size() == 0 || node.output(0).empty()) fail(node_label(node) + ": output 0 is missing");
     OnnxNode view(conv_, node, opset->second);
@@ -287,7 +317,9 @@ class GraphConverter {
   Conversion conv_;
   std::string file_;
   std::unordered_map<std::string, size_t> producer_;
-  std::unordered_set<std::string> read_;  // values some node or the graph's outputs read
+  std::unordered_map<std::string, size_t> read_;  // how many nodes (and graph outputs) read each value
+  std::unordered_map<size_t, Handler> special_;   // node index -> the handler of the pattern it ends
+  std::unordered_set<size_t> skipped_;            // nodes inside a pattern
   std::vector<Refusal> refusals_;
 };
 

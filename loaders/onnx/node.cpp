@@ -119,16 +119,23 @@ void OnnxNode::count_weight_bytes(const Constant& c) {
   if (c.type == Constant::Type::f32) conv_.weight_bytes += c.f32->data.size() * sizeof(float);
 }
 
+void OnnxNode::count_copy(uint64_t bytes) { conv_.count_copy(bytes, where()); }
+
 // --- outputs ---------------------------------------------------------------------
 
 ir::Value* OnnxNode::add_node(const std::string& op, std::vector<ir::Value*> inputs, ir::Attrs attrs) {
+  return add_node_at(0, op, std::move(inputs), std::move(attrs));
+}
+
+ir::Value* OnnxNode::add_node_at(size_t output, const std::string& op, std::vector<ir::Value*> inputs,
+                                 ir::Attrs attrs) {
   ir::Node* node = conv_.graph.add_node(conv_.take_name(name_), op, std::move(inputs), std::move(attrs));
   try {
     ir::infer_node_shape(*node, conv_.ops);
   } catch (const Error& e) {
     throw Error(conv_.files.file, std::string(e.what()) + " (from ONNX " + proto_.op_type() + ")");
   }
-  conv_.values[proto_.output(0)] = Entry{node->output, nullptr};
+  conv_.values[proto_.output(static_cast<int>(output))] = Entry{node->output, nullptr};
   return node->output;
 }
 

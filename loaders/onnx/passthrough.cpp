@@ -1,6 +1,8 @@
 // Identity, Dropout and Constant: no Kiln node. Identity and Dropout (at
 // inference) pass their input on; Constant makes a constant that later ops
 // take as a weight or fold.
+#include <cmath>
+
 #include "ir/error.h"
 #include "loaders/onnx/handlers.h"
 #include "loaders/onnx/onnx.h"
@@ -61,6 +63,58 @@ void convert_constant(OnnxNode& n) {
   }
   n.count_weight_bytes(c);
   n.set_constant(0, std::move(c));
+}
+
+}  // namespace kiln::loaders::from_onnx
+
+namespace kiln::loaders::from_onnx {
+
+// Cast: of an activation to float32, nothing; of a constant (shape
+// arithmetic casts sizes to float and back), its values converted.
+void convert_cast(OnnxNode& n) {
+  n.check_attrs({"to", "saturate"});
+  const int64_t to = n.attr_int("to", 0);
+  const bool to_float = to == ::onnx::TensorProto::FLOAT;
+  const bool to_int = to == ::onnx::TensorProto::INT64 || to == ::onnx::TensorProto::INT32;
+  if (!n.is_constant(0)) {
+    n.activation(0);
+    if (!to_float) n.unsupported("Cast of an activation to " + onnx_type_name(static_cast<int32_t>(to)));
+    return n.alias(0, 0);
+  }
+  if (!to_float && !to_int)
+    n.unsupported("Cast of a constant to " + onnx_type_name(static_cast<int32_t>(to)));
+  Constant c = *n.constant(0);
+  if (c.type == Constant::Type::i64 && to_float) {
+    auto t = std::make_shared<ir::Tensor>(c.shape);
+    for (size_t i = 0; i < c.i64.size(); ++i) {
+      if (c.i64[i] == kBatchElement) n.unsupported("a Cast of the free batch dimension to float");
+      t->data[i] = static_cast<float>(c.i64[i]);
+    }
+    c.type = Constant::Type::f32;
+    c.f32 = std::move(t);
+    c.i64.clear();
+  } else if (c.type == Constant::Type::f32 && to_int) {
+    if (c.numel() > kMaxOnnxIntElements) n.fail("an integer tensor of more than " + std::to_string(kMaxOnnxIntElements) + " elements");
+    c.type = Constant::Type::i64;
+    for (float v : c.f32->data) {
+      if (!(std::fabs(v) < 9.0e18f)) n.fail("cannot cast " + std::to_string(v) + " to an integer");
+      c.i64.push_back(static_cast<int64_t>(v));
+    }
+    c.f32.reset();
+  }
+  n.set_constant(0, std::move(c));
+}
+
+// Pad: only padding by nothing (torch.onnx writes that before some
+// AveragePools); real padding waits for a pad op.
+void convert_pad(OnnxNode& n) {
+  n.check_attrs({"mode"});
+  n.activation(0);
+  const std::vector<int64_t>& pads = n.ints(1);
+  for (int64_t p : pads) {
+    if (p != 0) n.unsupported("pads " + list_str(pads) + " (Kiln pads inside Conv and pooling only)");
+  }
+  n.alias(0, 0);
 }
 
 }  // namespace kiln::loaders::from_onnx

@@ -46,14 +46,25 @@ int64_t flatten_start(const ir::Shape& in, const ir::Shape& out) {
   return out[s] == rest ? static_cast<int64_t>(s) : -1;
 }
 
-// Output 0 is input 0 (activation x) reshaped to `out`: nothing, a flatten, or unsupported.
+// Output 0 is input 0 (activation x) reshaped to `out`: nothing, a
+// flatten (what the fusions and the exporter's graphs know), or a reshape
+// whose free batch is written 0.
 void reshape_activation(OnnxNode& n, ir::Value* x, const ir::Shape& out) {
   if (out == x->shape) return n.alias(0, 0);
   const int64_t start = flatten_start(x->shape, out);
-  if (start < 0)
-    n.unsupported("a reshape of " + ir::shape_str(x->shape) + " to " + ir::shape_str(out) +
-                  " that is not a flatten (waits for Kiln's reshape)");
-  n.add_node("flatten", {x}, {{"start_dim", start}});
+  if (start >= 0) {
+    n.add_node("flatten", {x}, {{"start_dim", start}});
+    return;
+  }
+  std::vector<int64_t> shape(out.begin(), out.end());
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == ir::kBatch) {
+      if (d != 0 || x->shape.empty() || x->shape[0] != ir::kBatch)
+        n.unsupported("a reshape that moves the free batch dimension");
+      shape[d] = 0;
+    }
+  }
+  n.add_node("reshape", {x}, {{"shape", shape}});
 }
 
 // Input 0 as a constant of another shape (same elements).
@@ -170,14 +181,47 @@ void convert_gather(OnnxNode& n) {
   n.set_constant(0, std::move(c));
 }
 
-// Unsqueeze of a constant: dims of size 1 inserted at `axes`.
-void convert_unsqueeze(OnnxNode& n) {
+namespace {
+
+// Squeeze and Unsqueeze: `axes` from the attribute before opset 13, from input 1 since.
+std::vector<int64_t> squeeze_axes(const OnnxNode& n) {
   if (n.opset() < 13) n.check_attrs({"axes"});
   else n.check_attrs({});
-  const std::vector<int64_t> axes = n.opset() < 13 ? n.attr_ints("axes", {}) : n.ints(1);
-  if (!n.is_constant(0))
-    n.unsupported("Unsqueeze of an activation (waits for Kiln's reshape)");
-  const ir::Shape in = n.constant(0)->shape;
+  if (n.opset() < 13) return n.attr_ints("axes", {});
+  return n.has_input(1) ? n.ints(1) : std::vector<int64_t>{};
+}
+
+// Input 0, constant or activation, as `out` (same elements).
+void reshape_input(OnnxNode& n, const ir::Shape& out) {
+  if (n.is_constant(0)) return reshape_constant(n, out);
+  reshape_activation(n, n.activation(0), out);
+}
+
+}  // namespace
+
+// Squeeze: the dims of size 1 at `axes` removed (all of them when none are given).
+void convert_squeeze(OnnxNode& n) {
+  const std::vector<int64_t> axes = squeeze_axes(n);
+  const ir::Shape in = input_shape(n);
+  const int64_t rank = static_cast<int64_t>(in.size());
+  std::vector<bool> removed(in.size(), axes.empty());
+  for (int64_t a : axes) {
+    const int64_t axis = a < 0 ? a + rank : a;
+    if (axis < 0 || axis >= rank || removed[static_cast<size_t>(axis)] || in[static_cast<size_t>(axis)] != 1)
+      n.fail("axes " + list_str(axes) + ": expected distinct axes of size 1 in " + ir::shape_str(in));
+    removed[static_cast<size_t>(axis)] = true;
+  }
+  ir::Shape out;
+  for (size_t d = 0; d < in.size(); ++d) {
+    if (!removed[d] || in[d] != 1) out.push_back(in[d]);
+  }
+  reshape_input(n, out);
+}
+
+// Unsqueeze: dims of size 1 inserted at `axes`.
+void convert_unsqueeze(OnnxNode& n) {
+  const std::vector<int64_t> axes = squeeze_axes(n);
+  const ir::Shape in = input_shape(n);
   const int64_t rank = static_cast<int64_t>(in.size() + axes.size());
   if (axes.empty() || rank > static_cast<int64_t>(kMaxRank))
     n.fail("axes " + list_str(axes) + ": expected 1 to " + std::to_string(kMaxRank - in.size()) + " axes");
@@ -192,31 +236,7 @@ void convert_unsqueeze(OnnxNode& n) {
   ir::Shape out;
   size_t next = 0;
   for (int64_t d = 0; d < rank; ++d) out.push_back(inserted[static_cast<size_t>(d)] ? 1 : in[next++]);
-  reshape_constant(n, out);
-}
-
-// Concat of 1-D integer constants (shapes).
-void convert_concat(OnnxNode& n) {
-  n.check_attrs({"axis"});
-  const size_t count = static_cast<size_t>(n.proto().input_size());
-  if (count == 0) n.fail("no inputs");
-  for (size_t i = 0; i < count; ++i) {
-    if (!n.is_constant(i)) n.unsupported("Concat of activations (waits for Kiln's concat)");
-  }
-  const int64_t axis = n.attr_int("axis", 0);
-  Constant c;
-  c.type = Constant::Type::i64;
-  for (size_t i = 0; i < count; ++i) {
-    if (n.constant(i)->shape.size() != 1 || n.constant(i)->type != Constant::Type::i64)
-      n.unsupported("Concat of constants other than 1-D integer ones (Kiln folds shape arithmetic only)");
-    if (axis != 0 && axis != -1) n.fail("attribute 'axis' " + std::to_string(axis) + " is out of range for rank 1");
-    const std::vector<int64_t>& part = n.ints(i);
-    if (static_cast<int64_t>(c.i64.size() + part.size()) > kMaxOnnxIntElements)
-      n.fail("the result has more than " + std::to_string(kMaxOnnxIntElements) + " elements, the limit");
-    c.i64.insert(c.i64.end(), part.begin(), part.end());
-  }
-  c.shape = {static_cast<int64_t>(c.i64.size())};
-  n.set_constant(0, std::move(c));
+  reshape_input(n, out);
 }
 
 }  // namespace kiln::loaders::from_onnx

@@ -74,6 +74,16 @@ void set_ints(onnx::NodeProto& n, const std::string& name, const std::vector<int
   ob::ints(&n, name, values);
 }
 
+// A node of `op` spliced in after the Relu (r [N, 4, 8, 8]): reads r and
+// `extra` inputs, and the MaxPool reads its first output.
+onnx::NodeProto* after_relu(onnx::ModelProto& m, const std::string& op, const std::vector<std::string>& extra = {},
+                            const std::vector<std::string>& outputs = {"r2"}) {
+  std::vector<std::string> inputs = {"r"};
+  inputs.insert(inputs.end(), extra.begin(), extra.end());
+  node(m, "/pool/MaxPool").set_input(0, outputs[0]);
+  return ob::node(m, op, inputs, outputs, "/" + op);
+}
+
 using Break = std::function<void(const fs::path& dir, onnx::ModelProto& m)>;
 
 // Rows that edit the model before it is saved.
@@ -226,6 +236,62 @@ std::vector<Case> catalogue() {
        }),
        "node '/bn/BatchNormalization' (BatchNormalization): input 4 'bn.running_var' (the variance): element 1 is "
        "-0.500000, expected a non-negative number"},
+      // the handlers of shapes and layouts
+      {"a Reshape to a shape that does not divide",
+       edit([](onnx::ModelProto& m) {
+         ob::int_tensor(m, "shape", {3}, {0, 5, -1});
+         after_relu(m, "Reshape", {"shape"});
+       }),
+       "node '/Reshape' (Reshape): cannot reshape [N, 4, 8, 8] to [0, 5, -1]"},
+      {"a Reshape with two -1s",
+       edit([](onnx::ModelProto& m) {
+         ob::int_tensor(m, "shape", {4}, {0, -1, -1, 8});
+         after_relu(m, "Reshape", {"shape"});
+       }),
+       "node '/Reshape' (Reshape): shape [0, -1, -1, 8]: element 2 is invalid"},
+      {"a Transpose whose perm repeats an axis",
+       edit([](onnx::ModelProto& m) { ob::ints(after_relu(m, "Transpose"), "perm", {0, 1, 1, 3}); }),
+       "node '/Transpose' (Transpose): attribute 'perm' [0, 1, 1, 3] is not a permutation of 0..3"},
+      {"a Split whose sizes do not sum to the axis",
+       edit([](onnx::ModelProto& m) {
+         ob::int_tensor(m, "sizes", {2}, {1, 2});
+         ob::integer(after_relu(m, "Split", {"sizes"}, {"r2", "r3"}), "axis", 1);
+       }),
+       "node '/Split' (Split): split [1, 2] sums to 3, the axis has 4"},
+      {"a Concat along an axis out of range",
+       edit([](onnx::ModelProto& m) { ob::integer(after_relu(m, "Concat", {"r"}), "axis", 4); }),
+       "node '/Concat' (Concat): attribute 'axis' 4 is out of range for rank 4"},
+      {"a Slice naming one axis twice",
+       edit([](onnx::ModelProto& m) {
+         ob::int_tensor(m, "starts", {2}, {0, 0});
+         ob::int_tensor(m, "ends", {2}, {2, 2});
+         ob::int_tensor(m, "axes", {2}, {1, -3});
+         after_relu(m, "Slice", {"starts", "ends", "axes"});
+       }),
+       "node '/Slice' (Slice): axes [1, -3]: axis 1 repeats"},
+      {"a Squeeze of a dimension that is not 1",
+       edit([](onnx::ModelProto& m) {
+         ob::int_tensor(m, "axes", {1}, {1});
+         after_relu(m, "Squeeze", {"axes"});
+       }),
+       "node '/Squeeze' (Squeeze): axes [1]: expected distinct axes of size 1 in [N, 4, 8, 8]"},
+      {"a Clip whose min is above its max",
+       edit([](onnx::ModelProto& m) {
+         ob::weight(m, "lo", {}, 9, 2.0, 2.0);
+         ob::weight(m, "hi", {}, 10, 1.0, 1.0);
+         after_relu(m, "Clip", {"lo", "hi"});
+       }),
+       "node '/Clip' (Clip): bounds [2.000000, 1.000000]: expected min <= max"},
+      {"shape arithmetic dividing by zero",
+       edit([](onnx::ModelProto& m) {
+         ob::int_tensor(m, "four", {1}, {4});
+         ob::int_tensor(m, "zero", {1}, {0});
+         ob::node(m, "Div", {"four", "zero"}, {"q"}, "/Div");
+         ob::int_tensor(m, "rest", {3}, {0, 8, 8});
+         ob::node(m, "Concat", {"rest", "q"}, {"shape"}, "/Concat");
+         after_relu(m, "Reshape", {"shape"});
+       }),
+       "node '/Div' (Div): integer division by zero"},
       {"a Kiln check failing on the converted node",
        edit([](onnx::ModelProto& m) { ob::integer(&node(m, "/conv/Conv"), "group", 2); }),
        "node '/conv/Conv' (conv2d): groups 2 must divide input channels 3"},
