@@ -1,7 +1,7 @@
-// conv2d_add: a convolution plus a residual, then an optional relu; the
+// conv2d_add: a convolution plus a residual, then an optional activation; the
 // closing three ops of a ResNet block (conv -> add -> relu) in one kernel.
 //
-//   y = act(conv2d(x, weight, bias) + residual),  act = relu or identity
+//   y = act(conv2d(x, weight, bias) + residual),  act = the activation or identity
 //
 // inputs   x         activation [N, C, H, W]
 //          residual  activation [N, OC, OH, OW], the conv's output shape
@@ -9,7 +9,8 @@
 //          bias      parameter  [OC], optional
 // output   y         [N, OC, OH, OW]
 // attrs    stride, padding, dilation, groups as conv2d
-//          activation  "none" | "relu"  default "none"; applied after the add
+//          activation  as conv2d ("none", "relu", "silu", ... with activation_<attr>),
+//                      default "none"; applied after the add
 //
 // fuse_conv_add makes this op; it never comes from PyTorch. Two kernels:
 // - in place (oneDNN sum post-op, dst = conv + dst): when this node is the
@@ -21,9 +22,11 @@
 //   runs on an older jit kernel in a blocked layout: correct, but slower.
 // Where CompileContext::conv_algo picks Kiln's own Winograd (ops/winograd.h),
 // its kernel takes both forms: it adds the residual (read from the output
-// buffer, or from its own) in the output transform, before the relu.
+// buffer, or from its own) in the output transform, before the relu; it applies
+// no other activation, so with one conv2d never picks it.
 #include "ir/attrs.h"
 #include "ir/error.h"
+#include "ops/activation.h"
 #include "ops/common.h"
 #include "ops/conv2d.h"
 #include "ops/registry.h"
@@ -78,7 +81,7 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   // the residual itself (the conv would read what it overwrites).
   const bool in_place = ctx.last_use.size() == 2 && ctx.last_use[1] &&
                         node.inputs[0] != node.inputs[1];
-  const bool relu = ir::attr_string(node, "activation", "none") == "relu";
+  const std::string activation = ir::attr_string(node, "activation", "none");
   const int residual_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
   dnnl::post_ops post_ops = with_node(node, [&] {
     dnnl::post_ops p;
@@ -90,14 +93,14 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
       p.append_binary(dnnl::algorithm::binary_add,
                       memory::desc(r.dims(), memory::data_type::f32, memory::format_tag::any));
     }
-    if (relu) p.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    append_activation(p, post_op_activation_steps(node));
     return p;
   });
 
   WinogradEpilogue epilogue;
   epilogue.residual =
       in_place ? WinogradEpilogue::Residual::in_place : WinogradEpilogue::Residual::input;
-  epilogue.relu = relu;
+  epilogue.relu = activation == "relu";  // another one never runs on Kiln's Winograd
   if (auto kernel = compile_conv2d_kiln_winograd(conv, ctx, post_ops, epilogue)) return kernel;
 
   Conv2dPrimitive c = build_conv2d(conv, ctx, post_ops);
