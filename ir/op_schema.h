@@ -8,12 +8,23 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ir/graph.h"
 
 namespace kiln::ir {
 
 struct OpSchema {
+  OpSchema() = default;
+  // The four every op has; the post-op fields below are set by the few that use them.
+  OpSchema(size_t min_inputs, size_t max_inputs, std::function<void(const Node&)> validate,
+           std::function<Shape(const Node&)> infer_shape)
+      : min_inputs(min_inputs),
+        max_inputs(max_inputs),
+        validate(std::move(validate)),
+        infer_shape(std::move(infer_shape)) {}
+
   size_t min_inputs = 1;
   size_t max_inputs = 1;
   // Checks attributes, which inputs are parameters, and input shapes
@@ -21,6 +32,12 @@ struct OpSchema {
   std::function<void(const Node&)> validate;
   // The output shape from the inputs' shapes; called only after validate().
   std::function<Shape(const Node&)> infer_shape;
+  // True for an activation (relu, clamp, ...) that a conv2d, conv2d_add or
+  // linear can apply as a post-op instead: its attributes then move onto that
+  // node as `activation_<attr>` (fuse_conv_activation), and post_op_attrs
+  // lists them ({"min", "max"} for clamp).
+  bool post_op_activation = false;
+  std::vector<std::string> post_op_attrs;
 };
 
 using OpTable = std::map<std::string, OpSchema>;

@@ -262,7 +262,10 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
 
 OpDef activation_op(const std::string& name) {
   if (!is_activation(name)) throw Error("activation_op: unknown activation '" + name + "'");
-  return {name, {1, 1, validate, infer_shape}, compile};
+  ir::OpSchema schema{1, 1, validate, infer_shape};
+  schema.post_op_activation = true;
+  schema.post_op_attrs = activation_attrs(name);
+  return {name, schema, compile};
 }
 
 }  // namespace kiln::ops

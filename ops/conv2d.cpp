@@ -13,8 +13,11 @@
 //          padding   [PH, PW]  ints >= 0  default [0, 0]  (both sides)
 //          dilation  [DH, DW]  ints >= 1  default [1, 1]
 //          groups    G         int >= 1   default 1; divides C and OC
-//          activation  "none" | "relu"    default "none"; relu: y = max(y, 0), set by
-//                      fuse_conv_relu and run as a oneDNN eltwise post-op
+//          activation  "none" or an activation's name (relu, clamp, sigmoid, silu,
+//                      hardswish, hardsigmoid, tanh, gelu, leaky_relu, elu), default
+//                      "none": y = activation(y) as oneDNN eltwise post-ops, its
+//                      attributes as activation_<attr> (ops/activation.h); set by
+//                      fuse_conv_activation
 //
 // Every layout is format_tag::any: the primitive picks the blocked src, weight
 // and dst layouts it runs fastest on, the weights are reordered into theirs
@@ -29,6 +32,7 @@
 
 #include "ir/attrs.h"
 #include "ir/error.h"
+#include "ops/activation.h"
 #include "ops/common.h"
 #include "ops/registry.h"
 
@@ -54,9 +58,7 @@ static Conv2dAttrs read_attrs(const ir::Node& node) {
     throw Error(node.where(), "attribute 'groups': expected a positive integer, got " +
                                   std::to_string(a.groups));
   a.activation = ir::attr_string(node, "activation", "none");
-  if (a.activation != "none" && a.activation != "relu")
-    throw Error(node.where(), "attribute 'activation': expected \"none\" or \"relu\", got \"" +
-                                  a.activation + "\"");
+  post_op_activation_steps(node);  // checks the name and its activation_* attributes
   return a;
 }
 
@@ -65,7 +67,9 @@ static int64_t out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad,
 }
 
 void validate_conv2d(const ir::Node& node) {
-  ir::check_known_attrs(node, {"stride", "padding", "dilation", "groups", "activation"});
+  std::vector<std::string> known = {"stride", "padding", "dilation", "groups"};
+  for (const std::string& name : post_op_activation_attr_names()) known.push_back(name);
+  ir::check_known_attrs(node, known);
   Conv2dAttrs a = read_attrs(node);
   require_activation(node, 0, "x");
   require_param(node, 1, "weight");
@@ -217,8 +221,7 @@ std::unique_ptr<Kernel> compile_conv2d_choice(const ir::Node& node, const ConvCh
 
 dnnl::post_ops activation_post_ops(const ir::Node& node) {
   dnnl::post_ops post_ops;
-  if (read_attrs(node).activation == "relu")
-    post_ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  append_activation(post_ops, post_op_activation_steps(node));
   return post_ops;
 }
 

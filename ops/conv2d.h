@@ -18,7 +18,8 @@ namespace kiln::ops {
 void validate_conv2d(const ir::Node& node);
 ir::Shape conv2d_output_shape(const ir::Node& node);
 
-// The post-op for the node's "activation" attribute: relu -> eltwise_relu, none -> nothing.
+// The post-ops for the node's "activation" attribute and its activation_*
+// attributes (ops/activation.h); none for "none".
 dnnl::post_ops activation_post_ops(const ir::Node& node);
 
 // oneDNN's convolution for such a node: algorithm `alg`, `post_ops` on its

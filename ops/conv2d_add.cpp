@@ -1,7 +1,7 @@
-// conv2d_add: a convolution plus a residual, then an optional relu; the
+// conv2d_add: a convolution plus a residual, then an optional activation; the
 // closing three ops of a ResNet block (conv -> add -> relu) in one kernel.
 //
-//   y = act(conv2d(x, weight, bias) + residual),  act = relu or identity
+//   y = act(conv2d(x, weight, bias) + residual),  act = the activation or identity
 //
 // inputs   x         activation [N, C, H, W]
 //          residual  activation [N, OC, OH, OW], the conv's output shape
@@ -9,7 +9,8 @@
 //          bias      parameter  [OC], optional
 // output   y         [N, OC, OH, OW]
 // attrs    stride, padding, dilation, groups as conv2d
-//          activation  "none" | "relu"  default "none"; applied after the add
+//          activation  as conv2d ("none", "relu", "silu", ... with activation_<attr>),
+//                      default "none"; applied after the add
 //
 // fuse_conv_add makes this op; it never comes from PyTorch. Two kernels:
 // - in place (oneDNN sum post-op, dst = conv + dst): when this node is the
@@ -22,9 +23,11 @@
 // Where choose_conv_algo (ops/conv_choice.h) picks Kiln's own Winograd
 // (ops/winograd.h), its kernel takes both forms: it adds the residual (read
 // from the output buffer, or from its own) in the output transform, before
-// the relu.
+// the relu; it applies no other activation,
+// so with one the decision never picks it.
 #include "ir/attrs.h"
 #include "ir/error.h"
+#include "ops/activation.h"
 #include "ops/common.h"
 #include "ops/conv2d.h"
 #include "ops/registry.h"
@@ -68,7 +71,7 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   // the residual itself (the conv would read what it overwrites).
   const bool in_place = ctx.last_use.size() == 2 && ctx.last_use[1] &&
                         node.inputs[0] != node.inputs[1];
-  const bool relu = ir::attr_string(node, "activation", "none") == "relu";
+  const std::string activation = ir::attr_string(node, "activation", "none");
   dnnl::post_ops post_ops = with_node(node, [&] {
     dnnl::post_ops p;
     if (in_place) {
@@ -79,16 +82,16 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
       p.append_binary(dnnl::algorithm::binary_add,
                       memory::desc(r.dims(), memory::data_type::f32, memory::format_tag::any));
     }
-    if (relu) p.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    append_activation(p, post_op_activation_steps(node));
     return p;
   });
 
   WinogradEpilogue epilogue;
   epilogue.residual =
       in_place ? WinogradEpilogue::Residual::in_place : WinogradEpilogue::Residual::input;
-  epilogue.relu = relu;
+  epilogue.relu = activation == "relu";
   // Kiln's Winograd epilogue does relu only: another activation runs oneDNN's.
-  const bool epilogue_fits = relu || ir::attr_string(node, "activation", "none") == "none";
+  const bool epilogue_fits = activation == "relu" || activation == "none";
   return compile_conv2d_choice(conv, choose_conv_algo(conv, ctx, post_ops, epilogue_fits),
                                epilogue);
 }

@@ -7,7 +7,9 @@
 //          weight  parameter  [OUT, IN]
 //          bias    parameter  [OUT], optional
 // output   y       [..., OUT]
-// attrs    none
+// attrs    activation  "none" or an activation's name, with its attributes as
+//                      activation_<attr>, as conv2d; default "none": y = activation(y)
+//                      as oneDNN eltwise post-ops (set by fuse_conv_activation)
 //
 // A oneDNN inner product with every layout format_tag::any: the weights are
 // reordered once into the layout the primitive chose. A 2-D x arrives in
@@ -15,6 +17,7 @@
 // [M, IN] with M the product of its leading dims, y as [M, OUT].
 #include "ir/attrs.h"
 #include "ir/error.h"
+#include "ops/activation.h"
 #include "ops/common.h"
 #include "ops/registry.h"
 #include "ops/view.h"
@@ -24,7 +27,8 @@ namespace kiln::ops {
 using dnnl::memory;
 
 static void validate(const ir::Node& node) {
-  ir::check_known_attrs(node, {});
+  ir::check_known_attrs(node, post_op_activation_attr_names());
+  post_op_activation_steps(node);
   require_activation(node, 0, "x");
   require_param(node, 1, "weight");
   if (node.inputs.size() == 3) require_param(node, 2, "bias");
@@ -59,6 +63,8 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   const int64_t IN = weight.shape[1], OUT = weight.shape[0];
   const int64_t M = ir::shape_numel(x) / IN;
   const bool rows_view = x.size() > 2;
+  dnnl::post_ops post_ops;
+  append_activation(post_ops, post_op_activation_steps(node));
   return with_node(node, [&]() -> std::unique_ptr<Kernel> {
     auto any = [](const memory::dims& dims) {
       return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
@@ -70,7 +76,7 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
     dnnl::inner_product_forward::desc desc =
         bias ? dnnl::inner_product_forward::desc(prop, src, any({OUT, IN}), any({OUT}), dst)
              : dnnl::inner_product_forward::desc(prop, src, any({OUT, IN}), dst);
-    dnnl::inner_product_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
+    dnnl::inner_product_forward::primitive_desc pd(desc, make_attr(post_ops), ctx.engine);
 
     Constants constants;
     pack_param(constants, DNNL_ARG_WEIGHTS, weight, pd.weights_desc());

@@ -2,7 +2,9 @@
 //
 // In a ResNet block, out = relu(bn2(conv2(...)) + identity). After the BN
 // fold that is conv -> add -> relu: two passes over an activation that the
-// conv could finish while its output block is still in registers. The add
+// conv could finish while its output block is still in registers. The add is
+// fused here; the activation after it is left to fuse_conv_activation, which
+// runs next and knows every activation (this pass would only repeat it). The add
 // node itself becomes the fused node, so it keeps its place in the
 // topological order: after both the conv and the residual's producer.
 #include "passes/fuse_conv_add.h"
@@ -43,18 +45,9 @@ static std::string conv_refusal(const ir::Graph& graph, const ir::Value& v) {
   return "";
 }
 
-// The relu to take along: the add's only user, if it is a relu and the add's
-// output is not a graph output; else null.
-static ir::Node* relu_after(const ir::Graph& graph, const ir::Node& add) {
-  const ir::Value* y = add.output;
-  if (y->users.size() != 1 || y->users[0]->op != "relu" || graph.is_output(y))
-    return nullptr;
-  return y->users[0];
-}
-
 // Turns `add` into conv2d_add(x, residual, weight, bias?) with the conv's
-// attributes, erases the conv (and the relu), and names it after the conv.
-static void fuse_one(ir::Graph& graph, ir::Node* add, size_t conv_operand, ir::Node* relu) {
+// attributes, erases the conv, and names it after the conv.
+static void fuse_one(ir::Graph& graph, ir::Node* add, size_t conv_operand) {
   ir::Node* conv = add->inputs[conv_operand]->producer;
   ir::Value* residual = add->inputs[1 - conv_operand];
   graph.set_input(add, 0, conv->inputs[0]);
@@ -62,13 +55,9 @@ static void fuse_one(ir::Graph& graph, ir::Node* add, size_t conv_operand, ir::N
   for (size_t i = 1; i < conv->inputs.size(); ++i) graph.add_input_to(add, conv->inputs[i]);
   add->op = "conv2d_add";
   add->attrs = conv->attrs;
-  add->attrs["activation"] = std::string(relu ? "relu" : "none");
+  add->attrs["activation"] = std::string("none");  // fuse_conv_activation may set one
   const std::string name = conv->name;
   graph.erase_node(conv);  // its only user, the add, reads x now
-  if (relu) {
-    graph.replace_all_uses(relu->output, add->output);
-    graph.erase_node(relu);
-  }
   add->name = name;
   add->output->name = name;
 }
@@ -89,13 +78,10 @@ PassReport fuse_conv_add(ir::Graph& graph) {
       continue;
     }
     const size_t conv_operand = why_a.empty() ? 0 : 1;
-    ir::Node* relu = relu_after(graph, *add);
     const std::string conv = add->inputs[conv_operand]->producer->name;
-    const std::string last = relu ? relu->name : add->name;
-    report.changed.push_back(conv + " + " + add->name + (relu ? " + " + relu->name : "") +
-                             " into conv2d_add '" + conv + "'");
-    report.replaced.push_back({last, conv});
-    fuse_one(graph, add, conv_operand, relu);
+    report.changed.push_back(conv + " + " + add->name + " into conv2d_add '" + conv + "'");
+    report.replaced.push_back({add->name, conv});
+    fuse_one(graph, add, conv_operand);
   }
   graph.erase_unused_params();
   return report;

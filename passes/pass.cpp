@@ -9,7 +9,7 @@ std::vector<PassReport> run_passes(ir::Graph& graph, const std::vector<Pass>& pa
                                    const ir::OpTable& ops) {
   std::vector<PassReport> reports;
   for (const Pass& pass : passes) {
-    PassReport report = pass.run(graph);
+    PassReport report = pass.run(graph, ops);
     report.pass = pass.name;
     try {
       ir::verify(graph, ops);

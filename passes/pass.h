@@ -1,6 +1,7 @@
 // What every pass returns, and the pipeline that runs passes in order.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,11 +27,18 @@ struct PassReport {
   std::vector<std::pair<std::string, std::string>> replaced;
 };
 
+// A pass rewrites the graph; one that must know about ops (which are
+// activations, say) reads their schemas, never ops/ itself.
 using PassFn = PassReport (*)(ir::Graph&);
+using PassWithOpsFn = PassReport (*)(ir::Graph&, const ir::OpTable&);
 
 struct Pass {
+  Pass(std::string name, PassFn fn)
+      : name(std::move(name)), run([fn](ir::Graph& g, const ir::OpTable&) { return fn(g); }) {}
+  Pass(std::string name, PassWithOpsFn fn) : name(std::move(name)), run(fn) {}
+
   std::string name;
-  PassFn run;
+  std::function<PassReport(ir::Graph&, const ir::OpTable&)> run;
 };
 
 // Runs each pass in order and ir::verify()s the graph after every one; a

@@ -166,7 +166,8 @@ int run_model(const Options& o) {
               {"load_ms", load_ms},
               {"passes_ms", passes_ms},
               {"compile_ms", compile_ms},
-              {"first_run_ms", first_run_ms}};
+              {"first_run_ms", first_run_ms},
+              {"passes", reports_json(reports)}};
     std::cout << j.dump() << std::endl;
   }
   return 0;
@@ -206,6 +207,7 @@ static json compare_json(const Options& o, int64_t batch, const std::vector<Leve
     j["max_abs_diff" + tail] = diff[i];
     j["nodes_after" + tail] = levels[i].model.node_count();
     j["batchnorm_after" + tail] = levels[i].model.op_count("batchnorm");
+    j["passes" + tail] = reports_json(levels[i].reports);
   }
   return j;
 }
@@ -264,7 +266,8 @@ int verify_model(const Options& o) {
   Model unfused = Model::load(o.model, o.seed);
   Inputs in = make_inputs(unfused, o);
   Model fused = unfused;
-  print_reports(fused.fuse(o.fuse), o.verbose);
+  std::vector<PassReport> reports = fused.fuse(o.fuse);
+  print_reports(reports, o.verbose);
   FusionCheck check = check_fusion(unfused, fused, in.tensors, o.compile, 1e-4);
 
   double worst = 0;
@@ -281,7 +284,7 @@ int verify_model(const Options& o) {
   if (o.json) {
     json j = {{"model", o.model}, {"batch", in.batch}, {"fuse", fuse_names(o.fuse).name},
               {"nodes_compared", check.nodes.size()}, {"max_rel_error", worst},
-              {"ok", check.first_failure() == nullptr}};
+              {"ok", check.first_failure() == nullptr}, {"passes", reports_json(reports)}};
     std::cout << j.dump() << std::endl;
   }
   if (const NodeCheck* bad = check.first_failure()) {

@@ -21,6 +21,13 @@ void print_conv_reasons(const std::vector<StepInfo>& steps) {
   }
 }
 
+nlohmann::json reports_json(const std::vector<PassReport>& reports) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PassReport& r : reports)
+    out.push_back({{"pass", r.pass}, {"changed", r.changed}, {"skipped", r.skipped}});
+  return out;
+}
+
 std::string profile_table(const std::vector<NodeProfile>& steps) {
   std::string s;
   char line[512];

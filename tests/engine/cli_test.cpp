@@ -7,7 +7,11 @@
 #include <kiln/kiln.h>
 #include <nlohmann/json.hpp>
 
+#include "ir/verify.h"
+#include "loaders/model_dir.h"
 #include "loaders/npy.h"
+#include "ops/registry.h"
+#include "tests/ops/reference.h"
 #include "tests/engine/run_command.h"
 
 using kiln::test::last_line;
@@ -204,4 +208,51 @@ TEST_CASE("engine-run --verify passes on resnet18 at every fusion level") {
     CHECK(j["nodes_compared"].get<int>() > 20);
     CHECK(j["max_rel_error"].get<double>() < 1e-4);
   }
+}
+
+// DenseNet's shape: a BN after a concat, feeding a relu. Its statistics are
+// random (a 0/1/1/0 BN would hide a wrong fold).
+static std::string save_bn_after_concat(const std::string& dir) {
+  using kiln::test::random_tensor;
+  kiln::ir::Graph g;
+  kiln::ir::Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 5, 5});
+  auto conv = [&](const std::string& name, uint64_t seed) {
+    return g.add_node(name, "conv2d",
+                      {x, g.add_param(name + ".weight", random_tensor({4, 4, 1, 1}, seed))})
+        ->output;
+  };
+  kiln::ir::Value* cat =
+      g.add_node("cat", "concat", {conv("a", 1), conv("b", 2)}, {{"axis", int64_t{1}}})->output;
+  kiln::ir::Value* bn =
+      g.add_node("bn", "batchnorm",
+                 {cat, g.add_param("bn.running_mean", random_tensor({8}, 3, -0.5, 0.5)),
+                  g.add_param("bn.running_var", random_tensor({8}, 4, 0.5, 2.0)),
+                  g.add_param("bn.weight", random_tensor({8}, 5, 0.5, 1.5)),
+                  g.add_param("bn.bias", random_tensor({8}, 6, -0.5, 0.5))})
+          ->output;
+  g.set_outputs({g.add_node("relu", "relu", {bn})->output});
+  kiln::ir::infer_shapes(g, kiln::ops::registry().schemas());
+  std::string model = dir + "/bn_after_concat";
+  kiln::loaders::save_model_dir(g, model);
+  return model;
+}
+
+TEST_CASE("engine-run -v and --json say why a BN after a concat does not fold") {
+  std::string dir = make_temp_dir("kiln-cli");
+  std::string model = save_bn_after_concat(dir);
+  const std::string why = "bn: input 'cat' is produced by concat, not conv2d or linear";
+  for (const char* mode : {"", " --verify", " --compare --iters 1 --warmup 0"}) {
+    CAPTURE(mode);
+    auto r = run_engine(model + " --fuse=all -v --json" + mode);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("  skipped  " + why + "\n") != std::string::npos);
+    auto j = nlohmann::json::parse(last_line(r.out));
+    auto passes = j.contains("passes_all") ? j["passes_all"] : j["passes"];
+    REQUIRE(passes.size() == 3);
+    CHECK(passes[0]["pass"] == "fold_batchnorm");
+    CHECK(passes[0]["changed"].empty());
+    CHECK(passes[0]["skipped"] == nlohmann::json::array({why}));
+    CHECK(passes[2]["pass"] == "fuse_conv_activation");
+  }
+  std::filesystem::remove_all(dir);
 }

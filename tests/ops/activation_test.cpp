@@ -15,6 +15,7 @@
 #include "ir/error.h"
 #include "ir/verify.h"
 #include "ops/common.h"
+#include "tests/ops/activation_cases.h"
 #include "tests/ops/reference.h"
 #include "tests/passes/graph_builders.h"
 
@@ -24,39 +25,9 @@ using tag = dnnl::memory::format_tag;
 
 namespace {
 
-struct Case {
-  std::string op;
-  ir::Attrs attrs;
-  double rtol;  // against the double reference; transcendental ones run on approximations
-};
-
-// Every activation, with each attribute form.
-const std::vector<Case>& cases() {
-  static const std::vector<Case> c = {
-      {"relu", {}, 0},
-      {"clamp", {{"min", 0.0}, {"max", 6.0}}, 0},
-      {"clamp", {{"min", int64_t{-1}}}, 0},
-      {"clamp", {{"max", 0.25}}, 0},
-      {"sigmoid", {}, 1e-6},
-      {"silu", {}, 1e-6},
-      {"hardswish", {}, 1e-6},
-      {"hardsigmoid", {}, 1e-6},
-      {"tanh", {}, 1e-6},
-      {"gelu", {}, 1e-6},
-      {"gelu", {{"approximate", std::string("tanh")}}, 1e-6},
-      {"leaky_relu", {}, 1e-6},
-      {"leaky_relu", {{"negative_slope", 0.2}}, 1e-6},
-      {"elu", {}, 1e-6},
-      {"elu", {{"alpha", 0.5}}, 1e-6},
-  };
-  return c;
-}
-
-std::string name(const Case& c) {
-  std::string s = c.op;
-  for (const auto& [key, value] : c.attrs) s += " " + key + "=" + ir::attr_str(value);
-  return s;
-}
+using Case = ActivationCase;
+const std::vector<Case>& cases() { return activation_cases(); }
+std::string name(const Case& c) { return case_name(c); }
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include "engine/engine.h"
 #include "ir/verify.h"
 #include "ops/registry.h"
+#include "tests/ops/activation_cases.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -146,7 +147,33 @@ TEST_CASE("conv2d_add rejects a parameter as the residual and an unknown activat
   CHECK(validate_error("conv2d_add", {{2, 3, 9, 11}}, {{2, 5, 7, 9}, {5, 3, 3, 3}}) ==
         "node 'node' (conv2d_add): input 1 (residual) 'p0' must be an activation, got a parameter");
   CHECK(validate_error("conv2d_add", {{2, 3, 9, 11}, {2, 5, 7, 9}}, {{5, 3, 3, 3}},
-                       {{"activation", std::string("gelu")}}) ==
-        "node 'node' (conv2d_add): attribute 'activation': expected \"none\" or \"relu\", got "
-        "\"gelu\"");
+                       {{"activation", std::string("gelu_new")}}) ==
+        "node 'node' (conv2d_add): attribute 'activation': expected one of \"none\", \"relu\", "
+        "\"clamp\", \"sigmoid\", \"silu\", \"hardswish\", \"hardsigmoid\", \"tanh\", \"gelu\", "
+        "\"leaky_relu\", \"elu\", got \"gelu_new\"");
+}
+
+TEST_CASE("conv2d_add applies every activation after the residual add, matching the reference") {
+  uint64_t seed = 500;
+  for (const ActivationCase& a : activation_cases()) {
+    for (bool residual_is_output : {false, true}) {  // sum post-op, binary post-op
+      CAPTURE(case_name(a));
+      CAPTURE(residual_is_output);
+      ConvAddCase c = {"C=17,OC=19,K=3,P=1", {2, 17, 9, 11}, {19, 17, 3, 3}, true, {1, 1},
+                       {1, 1}, 1, "none"};
+      ir::Tensor x = random_tensor(c.x, ++seed);
+      ir::Tensor r = random_tensor({2, 19, 9, 11}, ++seed);
+      ir::Tensor bias = random_tensor({19}, ++seed);
+      ir::Graph g = conv2d_add_graph(c.x, {ir::kBatch, 19, 9, 11},
+                                     random_tensor(c.weight, ++seed, -0.3, 0.3), &bias,
+                                     with_activation({{"padding", c.padding}}, a),
+                                     residual_is_output);
+      engine::Plan plan = engine::compile(g, 2);
+      CHECK(inplace_of(plan) == (residual_is_output ? -1 : 1));
+      std::vector<ir::Tensor> got = engine::Context(plan).run({x, r});
+      RefTensor want = ref_activation(a.op, reference(c, g, x, r), a.attrs);
+      std::string report;
+      CHECK_MESSAGE(count_mismatches(got[0], want, 1e-4, report) == 0, report);
+    }
+  }
 }

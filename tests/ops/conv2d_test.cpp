@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "tests/ops/activation_cases.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -59,6 +60,28 @@ TEST_CASE("conv2d matches the plain-loop reference on odd shapes, groups, dilati
   }
 }
 
+TEST_CASE("conv2d applies every activation as a post-op, matching the reference") {
+  uint64_t seed = 400;
+  for (const ActivationCase& a : activation_cases()) {
+    // A 3x3 stride-1 conv (Winograd's shape) and a depthwise one.
+    for (const ConvCase& c : {kConvCases[6], kConvCases[8]}) {
+      CAPTURE(case_name(a));
+      INFO(c.name);
+      ir::Tensor x = random_tensor(c.x, ++seed);
+      ir::Tensor w = random_tensor(c.weight, ++seed, -0.3, 0.3);
+      ir::Tensor b = random_tensor({c.weight[0]}, ++seed);
+      ir::Attrs attrs = with_activation({{"padding", c.padding}, {"groups", c.groups}}, a);
+      ir::Tensor got = run_op("conv2d", {x}, {w, b}, attrs);
+      RefTensor rb = to_ref(b);
+      RefTensor y = ref_conv2d(to_ref(x), to_ref(w), &rb, c.stride, c.padding, c.dilation,
+                               c.groups);
+      std::string report;
+      CHECK_MESSAGE(count_mismatches(got, ref_activation(a.op, y, a.attrs), 1e-5, report) == 0,
+                    report);
+    }
+  }
+}
+
 TEST_CASE("conv2d uses stride 1, no padding, dilation 1 and one group by default") {
   ir::Tensor x = random_tensor({2, 3, 9, 11}, 1);
   ir::Tensor w = random_tensor({5, 3, 3, 3}, 2);
@@ -97,7 +120,8 @@ TEST_CASE("conv2d rejects a zero stride, negative padding and unknown attributes
   CHECK(validate_error("conv2d", {{2, 3, 9, 11}}, {{5, 3, 3, 3}},
                        {{"strides", std::vector<int64_t>{1, 1}}}) ==
         "node 'node' (conv2d): unknown attribute 'strides' (known: stride, padding, dilation, "
-        "groups, activation)");
+        "groups, activation, activation_min, activation_max, activation_approximate, "
+        "activation_negative_slope, activation_alpha)");
 }
 
 TEST_CASE("conv2d rejects a bias of the wrong length and a kernel larger than the padded input") {

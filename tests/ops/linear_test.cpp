@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "tests/ops/activation_cases.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -30,6 +31,35 @@ TEST_CASE("linear matches the reference on a wide layer") {
   std::string report;
   CHECK_MESSAGE(count_mismatches(got, ref_linear(to_ref(x), to_ref(w), &rb), 1e-5, report) == 0,
                 report);
+}
+
+TEST_CASE("linear applies every activation as a post-op, matching the reference") {
+  uint64_t seed = 60;
+  for (const ActivationCase& a : activation_cases()) {
+    for (const ir::Shape& shape : {ir::Shape{3, 37}, ir::Shape{2, 5, 37}}) {
+      CAPTURE(case_name(a));
+      CAPTURE(ir::shape_str(shape));
+      ir::Tensor x = random_tensor(shape, ++seed);
+      ir::Tensor w = random_tensor({10, 37}, ++seed, -0.5, 0.5);
+      ir::Tensor b = random_tensor({10}, ++seed);
+      ir::Tensor got = run_op("linear", {x}, {w, b}, with_activation({}, a));
+      RefTensor rb = to_ref(b);
+      RefTensor want = ref_activation(a.op, ref_linear(to_ref(x), to_ref(w), &rb), a.attrs);
+      std::string report;
+      CHECK_MESSAGE(count_mismatches(got, want, 1e-5, report) == 0, report);
+    }
+  }
+}
+
+TEST_CASE("linear rejects an unknown activation and an attribute its activation does not take") {
+  CHECK(validate_error("linear", {{2, 4}}, {{3, 4}}, {{"activation", std::string("swish")}}) ==
+        "node 'node' (linear): attribute 'activation': expected one of \"none\", \"relu\", "
+        "\"clamp\", \"sigmoid\", \"silu\", \"hardswish\", \"hardsigmoid\", \"tanh\", \"gelu\", "
+        "\"leaky_relu\", \"elu\", got \"swish\"");
+  CHECK(validate_error("linear", {{2, 4}}, {{3, 4}},
+                       {{"activation", std::string("relu")}, {"activation_alpha", 1.0}}) ==
+        "node 'node' (linear): attribute 'activation_alpha' does not apply to activation "
+        "\"relu\"");
 }
 
 TEST_CASE("linear rejects a weight whose IN does not match x") {

@@ -145,6 +145,23 @@ TEST_CASE("kiln_winograd conv2d matches the reference on odd sizes, padding, bat
   }
 }
 
+TEST_CASE("kiln_winograd leaves a conv with an activation other than relu to oneDNN") {
+  // Kiln's epilogue applies relu only: the conv must run on oneDNN, with its post-ops.
+  const ir::Attrs attrs = {{"padding", std::vector<int64_t>{1, 1}},
+                           {"activation", std::string("hardswish")}};
+  for (ops::ConvAlgo algo : {ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
+    ir::Graph g = conv_graph({2, 64, 13, 17}, {64, 64, 3, 3}, true, attrs, 900);
+    ir::Tensor x = random_tensor({2, 64, 13, 17}, 901);
+    engine::Plan plan = engine::compile(g, 2, {algo});
+    std::string impl = impl_of(plan, "conv2d");
+    INFO(impl);
+    CHECK_FALSE(is_kiln_winograd(impl));
+    engine::Context ctx(plan);
+    check_close(ctx.run({x})[0],
+                ref_activation("hardswish", conv_reference(g, x, {1, 1}, {1, 1}, 1, false)), 1e-4);
+  }
+}
+
 // Skips without AVX2.
 TEST_CASE("kiln_winograd conv2d_add adds the residual in place when nothing reads it later") {
   check_conv_add(false, 1);

@@ -314,6 +314,25 @@ std::vector<Case> catalogue() {
        "node 'conv1' (conv2d): attribute 'padding': expected 2 non-negative integers, got [-1, 0]"},
       {"graph: groups not dividing the channels", Stage::load, conv1_attr("groups", 2),
        "node 'conv1' (conv2d): groups 2 must divide input channels 1 and output channels 1"},
+      {"graph: a conv activation that Kiln does not have", Stage::load,
+       conv1_attr("activation", "swish"),
+       "node 'conv1' (conv2d): attribute 'activation': expected one of \"none\", \"relu\", "
+       "\"clamp\", \"sigmoid\", \"silu\", \"hardswish\", \"hardsigmoid\", \"tanh\", \"gelu\", "
+       "\"leaky_relu\", \"elu\", got \"swish\""},
+      {"graph: a conv activation attribute its activation does not take", Stage::load,
+       edit_graph([](json& d) {
+         node(d, "conv1")["attrs"]["activation"] = "relu";
+         node(d, "conv1")["attrs"]["activation_alpha"] = 1.0;
+       }),
+       "node 'conv1' (conv2d): attribute 'activation_alpha' does not apply to activation \"relu\""},
+      {"graph: a conv clamp post-op with min above max", Stage::load,
+       edit_graph([](json& d) {
+         node(d, "conv1")["attrs"]["activation"] = "clamp";
+         node(d, "conv1")["attrs"]["activation_min"] = 2;
+         node(d, "conv1")["attrs"]["activation_max"] = 1;
+       }),
+       "node 'conv1' (conv2d): attributes 'activation_min' and 'activation_max': expected min <= "
+       "max, got 2 > 1"},
       {"graph: an activation past the element limit", Stage::load,
        conv1_attr("padding", {1048576, 1048576}),
        "node 'conv1' (conv2d): output shape [N, 1, 2097153, 2097153] has more than 2147483648 "

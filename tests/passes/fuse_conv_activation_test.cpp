@@ -1,4 +1,4 @@
-#include "passes/fuse_conv_relu.h"
+#include "passes/fuse_conv_activation.h"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +11,7 @@
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "passes/fuse_conv_add.h"
+#include "tests/ops/activation_cases.h"
 #include "tests/ops/reference.h"
 #include "tests/passes/graph_builders.h"
 
@@ -26,23 +27,46 @@ using kiln::test::ops;
 using kiln::test::random_tensor;
 using kiln::test::relative_error;
 
-// Runs fuse_conv_relu (verify after it) and checks every output against the graph before.
-PassReport fuse_and_compare(Graph& g, const kiln::ir::Shape& x_shape) {
+// Runs fuse_conv_activation (verify after it) and checks every output against the graph before.
+PassReport fuse_and_compare(Graph& g, const kiln::ir::Shape& x_shape, double rtol = 1e-5) {
   Graph original = g.clone();
-  PassReport r = kiln::passes::run_passes(g, {{"fuse_conv_relu", kiln::passes::fuse_conv_relu}},
+  PassReport r = kiln::passes::run_passes(g, {{"fuse_conv_activation", kiln::passes::fuse_conv_activation}},
                                           ops())
                      .at(0);
   Tensor x = random_tensor(x_shape, 77);
   std::vector<Tensor> want = kiln::engine::run_graph(original, {x});
   std::vector<Tensor> got = kiln::engine::run_graph(g, {x});
   REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], want[i]) < 1e-5);
+  for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], want[i]) < rtol);
   return r;
+}
+
+// producer -> activation `a` with x [N, 6, 5, 7] a graph input; the producer
+// is "conv", a conv2d, a conv2d_add (its residual the graph input "r") or a
+// linear (over the last dim).
+Graph producer_then(const std::string& producer, const kiln::test::ActivationCase& a) {
+  Graph g;
+  Value* x = g.add_input("x", {kiln::ir::kBatch, 6, 5, 7});
+  Value* y = nullptr;
+  if (producer == "conv2d") {
+    y = add_conv(g, "conv", x, 6, 6, 21);
+  } else if (producer == "conv2d_add") {
+    Value* w = g.add_param("w", random_tensor({6, 6, 3, 3}, 22, -0.3, 0.3));
+    Value* b = g.add_param("b", random_tensor({6}, 23, -0.3, 0.3));
+    y = g.add_node("conv", "conv2d_add", {x, x, w, b},
+                   {{"padding", std::vector<int64_t>{1, 1}}})->output;
+  } else {
+    Value* w = g.add_param("w", random_tensor({9, 7}, 24, -0.5, 0.5));
+    y = g.add_node("conv", "linear", {x, w})->output;
+  }
+  g.set_outputs({g.add_node("act", a.op, {y}, a.attrs)->output});
+  kiln::ir::infer_shapes(g, ops());
+  return g;
 }
 
 }  // namespace
 
-TEST_CASE("fuse_conv_relu turns conv2d -> relu into one conv2d with activation relu") {
+TEST_CASE("fuse_conv_activation turns conv2d -> relu into one conv2d with activation relu") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 5, 9, 7});
   Value* conv = add_conv(g, "conv", x, 5, 6, 1);
@@ -51,7 +75,7 @@ TEST_CASE("fuse_conv_relu turns conv2d -> relu into one conv2d with activation r
   REQUIRE(g.nodes().size() == 2);
 
   PassReport r = fuse_and_compare(g, {2, 5, 9, 7});
-  CHECK(r.changed == std::vector<std::string>{"relu into conv"});
+  CHECK(r.changed == std::vector<std::string>{"relu (relu) into conv"});
   CHECK(r.skipped.empty());
   REQUIRE(r.replaced.size() == 1);
   CHECK(r.replaced[0] == std::make_pair(std::string("relu"), std::string("conv")));
@@ -62,7 +86,7 @@ TEST_CASE("fuse_conv_relu turns conv2d -> relu into one conv2d with activation r
   CHECK(g.outputs()[0] == c->output);
 }
 
-TEST_CASE("fuse_conv_relu points the relu's users at the conv") {
+TEST_CASE("fuse_conv_activation points the relu's users at the conv") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
   Value* relu = g.add_node("relu", "relu", {add_conv(g, "conv1", x, 4, 4, 2)})->output;
@@ -72,13 +96,13 @@ TEST_CASE("fuse_conv_relu points the relu's users at the conv") {
   kiln::ir::infer_shapes(g, ops());
 
   PassReport r = fuse_and_compare(g, {1, 4, 6, 6});
-  CHECK(r.changed == std::vector<std::string>{"relu into conv1", "relu2 into conv2"});
+  CHECK(r.changed == std::vector<std::string>{"relu (relu) into conv1", "relu2 (relu) into conv2"});
   CHECK(g.count_op("relu") == 0);
   CHECK(g.find_node("conv2")->inputs[0] == g.find_node("conv1")->output);
   CHECK(g.find_node("pool")->inputs[0] == g.find_node("conv2")->output);
 }
 
-TEST_CASE("fuse_conv_relu skips a conv whose output has two users") {
+TEST_CASE("fuse_conv_activation skips a conv whose output has two users") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 8, 8});
   Value* conv = add_conv(g, "conv", x, 3, 4, 3);
@@ -97,7 +121,7 @@ TEST_CASE("fuse_conv_relu skips a conv whose output has two users") {
   CHECK(g.find_node("conv")->attrs.count("activation") == 0);
 }
 
-TEST_CASE("fuse_conv_relu skips a conv whose output is also a graph output") {
+TEST_CASE("fuse_conv_activation skips a conv whose output is also a graph output") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 8, 8});
   Value* conv = add_conv(g, "conv", x, 3, 4, 5);
@@ -111,7 +135,7 @@ TEST_CASE("fuse_conv_relu skips a conv whose output is also a graph output") {
   CHECK(g.count_op("relu") == 1);
 }
 
-TEST_CASE("fuse_conv_relu skips relus after a graph input, a pool, and a conv that has one") {
+TEST_CASE("fuse_conv_activation skips relus after a graph input, a pool, and a conv that has one") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 3, 8, 8});
   Value* r0 = g.add_node("relu0", "relu", {x})->output;
@@ -123,15 +147,15 @@ TEST_CASE("fuse_conv_relu skips relus after a graph input, a pool, and a conv th
   kiln::ir::infer_shapes(g, ops());
 
   PassReport r = fuse_and_compare(g, {2, 3, 8, 8});
-  CHECK(r.changed == std::vector<std::string>{"relu2 into conv"});
+  CHECK(r.changed == std::vector<std::string>{"relu2 (relu) into conv"});
   REQUIRE(r.skipped.size() == 3);
-  CHECK(r.skipped[0].reason == "input 'x' is a graph input, not produced by conv2d or conv2d_add");
-  CHECK(r.skipped[1].reason == "input 'pool' is produced by max_pool2d, not conv2d or conv2d_add");
+  CHECK(r.skipped[0].reason == "input 'x' is a graph input, not produced by conv2d, conv2d_add or linear");
+  CHECK(r.skipped[1].reason == "input 'pool' is produced by max_pool2d, not conv2d, conv2d_add or linear");
   CHECK(r.skipped[2].node == "relu3");
   CHECK(r.skipped[2].reason == "conv2d 'conv' already applies relu");
 }
 
-TEST_CASE("fuse_conv_relu moves a relu into a conv2d_add that has none") {
+TEST_CASE("fuse_conv_activation moves a relu into a conv2d_add that has none") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
   Value* r = g.add_input("r", {kiln::ir::kBatch, 5, 6, 6});
@@ -143,7 +167,7 @@ TEST_CASE("fuse_conv_relu moves a relu into a conv2d_add that has none") {
   kiln::ir::infer_shapes(g, ops());
 
   Graph original = g.clone();
-  kiln::passes::run_passes(g, {{"fuse_conv_relu", kiln::passes::fuse_conv_relu}}, ops());
+  kiln::passes::run_passes(g, {{"fuse_conv_activation", kiln::passes::fuse_conv_activation}}, ops());
   REQUIRE(g.nodes().size() == 1);
   CHECK(std::get<std::string>(g.nodes()[0]->attrs.at("activation")) == "relu");
   std::vector<Tensor> in = {random_tensor({2, 4, 6, 6}, 9), random_tensor({2, 5, 6, 6}, 10)};
@@ -151,7 +175,7 @@ TEST_CASE("fuse_conv_relu moves a relu into a conv2d_add that has none") {
                        kiln::engine::run_graph(original, in)[0]) < 1e-5);
 }
 
-TEST_CASE("fuse_conv_relu skips a conv2d_add whose output has two users") {
+TEST_CASE("fuse_conv_activation skips a conv2d_add whose output has two users") {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 6, 6});
   Value* a = add_conv(g, "a", x, 4, 4, 7);
@@ -171,4 +195,43 @@ TEST_CASE("fuse_conv_relu skips a conv2d_add whose output has two users") {
   CHECK(r.skipped[0].reason ==
         "the output of conv2d_add 'a' has 2 users (pool, relu); fusing would change what the "
         "others read");
+}
+
+TEST_CASE("fuse_conv_activation moves every activation into conv2d, conv2d_add and linear") {
+  for (const kiln::test::ActivationCase& a : kiln::test::activation_cases()) {
+    for (const char* producer : {"conv2d", "conv2d_add", "linear"}) {
+      CAPTURE(kiln::test::case_name(a));
+      CAPTURE(producer);
+      Graph g = producer_then(producer, a);
+      const kiln::ir::Attrs before = g.nodes()[0]->attrs;
+      REQUIRE(g.nodes().size() == 2);
+      // Fused and unfused run the same oneDNN approximation; 1e-5 of the output leaves room
+      // for the post-op's vectorised form.
+      PassReport r = fuse_and_compare(g, {2, 6, 5, 7}, 1e-5);
+      CHECK(r.changed == std::vector<std::string>{"act (" + a.op + ") into conv"});
+      CHECK(r.skipped.empty());
+      REQUIRE(g.nodes().size() == 1);
+      const Node* fused = g.nodes()[0].get();
+      CHECK(fused->op == producer);
+      CHECK(g.outputs()[0] == fused->output);
+      CHECK(fused->attrs == kiln::test::with_activation(before, a));
+      size_t prefixed = 0;
+      for (const auto& kv : fused->attrs) prefixed += kv.first.rfind("activation_", 0) == 0;
+      CHECK(prefixed == a.attrs.size());
+    }
+  }
+}
+
+TEST_CASE("fuse_conv_activation skips an activation after a linear that already has one") {
+  Graph g = producer_then("linear", kiln::test::activation_cases()[4]);  // sigmoid
+  Value* y = g.outputs()[0];
+  g.set_outputs({g.add_node("act2", "tanh", {y})->output});
+  kiln::ir::infer_shapes(g, ops());
+
+  PassReport r = fuse_and_compare(g, {2, 6, 5, 7});
+  CHECK(r.changed == std::vector<std::string>{"act (sigmoid) into conv"});
+  REQUIRE(r.skipped.size() == 1);
+  CHECK(r.skipped[0].node == "act2");
+  CHECK(r.skipped[0].reason == "linear 'conv' already applies sigmoid");
+  CHECK(g.count_op("tanh") == 1);
 }
