@@ -14,7 +14,7 @@ folded by the exporter and kept:
   external_data     residual_op13 with its first conv weight stored as external
                     data in weights.bin (the file the fuzz target provides:
                     1024 float32s), at offset 64
-  unsupported_ops   Sigmoid, Concat of activations and broadcast Mul: the
+  unsupported_ops   Softmax, Pow, Round and a lone Erf (ops Kiln lacks): the
                     one-error report path
 Seeds are deterministic for a given torch and onnx version.
 """
@@ -74,7 +74,7 @@ class Unsupported(nn.Module):
 
     def forward(self, x):
         y = self.conv(x)
-        return torch.cat([torch.sigmoid(y), y * y.mean((2, 3), keepdim=True)], 1)
+        return torch.cat([torch.softmax(y, 1), y.pow(3), torch.round(y), torch.erf(y)], 1)
 
 
 def randomize(module, seed):

@@ -5,6 +5,7 @@
 // catalogue in tests/reliability/onnx_catalogue_test.cpp.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -336,4 +337,53 @@ TEST_CASE("onnx: a graph that would copy a weight without bound is refused") {
   m.mutable_graph()->mutable_output()->DeleteSubrange(2, 18);
   m.mutable_graph()->mutable_node()->DeleteSubrange(4, 36);
   CHECK(op_list(load(m)) == std::vector<std::string>{"conv2d", "conv2d"});
+}
+
+TEST_CASE("onnx: the Erf pattern of GELU becomes one gelu node") {
+  onnx::ModelProto m = ob::model(13);
+  ob::input(m, "x", {-1, 6});
+  ob::node(m, "Div", {"x", "sqrt2"}, {"d"}, "div");
+  ob::node(m, "Erf", {"d"}, {"e"}, "erf");
+  ob::node(m, "Add", {"one", "e"}, {"a"}, "add");
+  ob::node(m, "Mul", {"a", "x"}, {"p"}, "mul");
+  ob::node(m, "Mul", {"p", "half"}, {"y"}, "mul_half");
+  ob::tensor(m, "sqrt2", {}, {1.41421356f});
+  ob::tensor(m, "one", {}, {1.0f});
+  ob::tensor(m, "half", {}, {0.5f});
+  ob::output(m, "y");
+  Graph g = load(m);
+  REQUIRE(op_list(g) == std::vector<std::string>{"gelu"});
+  auto y = kiln::engine::run_graph(g, {filled({1, 6}, 0.5f)});
+  CHECK(y[0].data[0] == doctest::Approx(-2.5 * 0.5 * (1 + std::erf(-2.5 / std::sqrt(2.0)))).epsilon(1e-5));
+  // Erf's output read elsewhere too: not a GELU, and a lone Erf is unsupported.
+  ob::output(m, "e");
+  CHECK(load_error(m).find("Erf (opset 13): Erf outside the GELU pattern") != std::string::npos);
+}
+
+TEST_CASE("onnx: Split, Concat and Transpose become slices, a concat and a permute") {
+  onnx::ModelProto m = ob::model(13);
+  ob::input(m, "x", {-1, 4, 2, 3});
+  ob::integer(ob::node(m, "Split", {"x", "sizes"}, {"a", "b"}, "split"), "axis", 1);
+  ob::integer(ob::node(m, "Concat", {"b", "a"}, {"c"}, "cat"), "axis", 1);
+  ob::ints(ob::node(m, "Transpose", {"c"}, {"y"}, "to_nhwc"), "perm", {0, 2, 3, 1});
+  ob::int_tensor(m, "sizes", {2}, {1, 3});
+  ob::output(m, "y");
+  Graph g = load(m);
+  CHECK(op_list(g) == std::vector<std::string>{"slice", "slice", "concat", "permute"});
+  CHECK(g.outputs()[0]->shape == Shape{kBatch, 2, 3, 4});
+  auto y = kiln::engine::run_graph(g, {filled({1, 4, 2, 3}, 1.0f)});
+  // y[0, 0, 0, :] = x[0, [1, 2, 3, 0], 0, 0]: elements 6, 12, 18, 0 of x.
+  const kiln::ir::Tensor x = filled({1, 4, 2, 3}, 1.0f);
+  CHECK(std::vector<float>(y[0].data.begin(), y[0].data.begin() + 4) ==
+        std::vector<float>{x.data[6], x.data[12], x.data[18], x.data[0]});
+}
+
+TEST_CASE("onnx: a HardSigmoid with ONNX's default slope is unsupported, PyTorch's is a hardsigmoid") {
+  onnx::ModelProto m = ob::model(13);
+  ob::input(m, "x", {-1, 3});
+  ob::node(m, "HardSigmoid", {"x"}, {"y"}, "hsig");
+  ob::output(m, "y");
+  CHECK(load_error(m).find("HardSigmoid (opset 13): alpha 0.200000, beta 0.500000") != std::string::npos);
+  ob::real(m.mutable_graph()->mutable_node(0), "alpha", 1.0f / 6.0f);
+  CHECK(op_list(load(m)) == std::vector<std::string>{"hardsigmoid"});
 }
