@@ -4,7 +4,9 @@
 #include <map>
 #include <unordered_map>
 
+#include "engine/inplace_concat.h"
 #include "engine/plan_impl.h"
+#include "ir/attrs.h"
 #include "ir/error.h"
 #include "ir/verify.h"
 #include "ops/common.h"
@@ -112,6 +114,7 @@ class PlanBuilder {
       inputs.push_back(tensor_in_layout(activations[i], kernel->input_desc(i)));
     int out = add_tensor(node.name, kernel->output_desc());
     tensor_of_[node.output] = out;
+    if (node.op == "concat") concats_.push_back(concat_site(node));
     plan_.steps.push_back({node.name, node.op, std::move(kernel), inputs, out, node_flops(node)});
   }
 
@@ -121,18 +124,33 @@ class PlanBuilder {
     plan_.output_tensors.push_back(tensor_in_layout(value, ops::plain_desc(value->shape)));
   }
 
+  const std::vector<ConcatSite>& concats() const { return concats_; }
+
  private:
   PlanImpl& plan_;
   CompileOptions options_;
   std::unordered_map<const ir::Value*, int> tensor_of_;
   std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;
+  std::vector<ConcatSite> concats_;
+
+  // The concat node about to become the last step (its schema checked the axis).
+  ConcatSite concat_site(const ir::Node& node) const {
+    ConcatSite site;
+    site.step = static_cast<int>(plan_.steps.size());
+    const int64_t rank = static_cast<int64_t>(node.output->shape.size());
+    const int64_t axis = ir::attr_int(node, "axis", 0);
+    site.axis = static_cast<int>(axis < 0 ? axis + rank : axis);
+    for (const ir::Value* in : node.inputs) site.has_params = site.has_params || in->is_param();
+    return site;
+  }
 };
 
 // The buffer plan and the scratchpad every step shares.
 static void plan_buffers(PlanImpl& plan) {
   std::vector<MemoryTensor> tensors;
-  for (const PlanTensor& t : plan.tensors) tensors.push_back({t.name, t.desc.get_size()});
+  for (const PlanTensor& t : plan.tensors)
+    tensors.push_back({t.name, t.desc.get_size(), t.view_of, t.offset});
   std::vector<MemoryStep> steps;
   for (const Step& s : plan.steps) {
     steps.push_back({s.name, s.inputs, s.output, s.kernel->inplace_input()});
@@ -170,6 +188,7 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
     impl->output_names.push_back(out->name);
     impl->output_shapes.push_back(out->shape);
   }
+  if (options.inplace_concat) place_concats_in_place(*impl, builder.concats());
   plan_buffers(*impl);
   return Plan(std::move(impl));
 }

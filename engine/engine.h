@@ -34,6 +34,7 @@ std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level);
 // Choices made when compiling, that do not change the graph.
 struct CompileOptions {
   ops::ConvAlgo conv_algo = ops::ConvAlgo::direct;  // the choices: ops/conv_algo.h
+  bool inplace_concat = true;  // false: every concat copies (engine/inplace_concat.h)
 };
 
 // One step of a plan, as tools (profiles, traces, tests) see it.

@@ -60,29 +60,63 @@ class BufferPool {
 
 }  // namespace
 
+// storage[t]: the tensor whose buffer holds t (t itself, unless t is a view).
+static std::vector<int> storage_of(const std::vector<MemoryTensor>& tensors) {
+  std::vector<int> storage;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    const MemoryTensor& view = tensors[t];
+    storage.push_back(static_cast<int>(t));
+    if (view.view_of < 0) continue;
+    if (static_cast<size_t>(view.view_of) >= tensors.size() || view.view_of == storage.back() ||
+        tensors[view.view_of].view_of >= 0)
+      throw Error("tensor '" + view.name + "': a view must be of another tensor that is no view");
+    const MemoryTensor& whole = tensors[view.view_of];
+    if (view.offset + view.bytes > whole.bytes)
+      throw Error("tensor '" + view.name + "': view of bytes [" + std::to_string(view.offset) +
+                  ", " + std::to_string(view.offset + view.bytes) + ") lies outside '" +
+                  whole.name + "' of " + std::to_string(whole.bytes) + " bytes");
+    storage.back() = view.view_of;
+  }
+  return storage;
+}
+
 MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
                        const std::vector<MemoryStep>& steps, const std::vector<int>& graph_inputs,
                        const std::vector<int>& graph_outputs) {
-  // last_use[t]: the last step reading t; a graph output is read after the
-  // last step; -1: never read.
+  const std::vector<int> storage = storage_of(tensors);
+  std::vector<bool> has_views(tensors.size(), false);
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    if (storage[t] != static_cast<int>(t)) has_views[storage[t]] = true;
+  }
+  // last_use[t]: the last step reading t or one of its views; a graph output
+  // is read after the last step; -1: never read.
   const int n_steps = static_cast<int>(steps.size());
   std::vector<int> last_use(tensors.size(), -1);
   for (int s = 0; s < n_steps; ++s) {
-    for (int t : steps[s].inputs) last_use[t] = s;
+    for (int t : steps[s].inputs) last_use[storage[t]] = s;
   }
-  for (int t : graph_outputs) last_use[t] = n_steps;
-  for (int t : graph_inputs) last_use[t] = std::max(last_use[t], 0);
+  for (int t : graph_outputs) last_use[storage[t]] = n_steps;
+  for (int t : graph_inputs) {
+    if (storage[t] != t || has_views[t])
+      throw Error("graph input '" + tensors[t].name + "' cannot be a view or have views");
+    last_use[t] = std::max(last_use[t], 0);
+  }
 
   MemoryPlan plan;
+  plan.offset_of.assign(tensors.size(), 0);
   BufferPool pool(tensors, plan);
   for (int t : graph_inputs) {
     if (plan.buffer_of[t] < 0) pool.acquire(t);
   }
   for (int s = 0; s < n_steps; ++s) {
     const MemoryStep& step = steps[s];
+    const int out = storage[step.output];
     int inplace = -1;  // the tensor whose buffer the output takes over
     if (step.inplace_input >= 0) {
       inplace = step.inputs.at(step.inplace_input);
+      if (storage[inplace] != inplace || has_views[inplace] || out != step.output ||
+          has_views[out])
+        throw Error("node '" + step.name + "': cannot work in place on a view or a tensor with views");
       if (last_use[inplace] != s)
         throw Error("node '" + step.name + "': in-place input '" + tensors[inplace].name +
                     "' is still read later");
@@ -94,13 +128,15 @@ MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
                       "' is also its input " + std::to_string(i));
       }
       pool.hand_over(inplace, step.output);
-    } else {
-      pool.acquire(step.output);  // before the inputs die: the output never overwrites them
+    } else if (plan.buffer_of[out] < 0) {
+      pool.acquire(out);  // before the inputs die: the output never overwrites them
     }
+    plan.buffer_of[step.output] = plan.buffer_of[out];
+    plan.offset_of[step.output] = out != step.output ? tensors[step.output].offset : 0;
     for (int t : step.inputs) {
-      if (t != inplace && last_use[t] == s) pool.release(t);
+      if (t != inplace && last_use[storage[t]] == s) pool.release(storage[t]);
     }
-    if (inplace < 0 && last_use[step.output] < 0) pool.release(step.output);  // nobody reads it
+    if (inplace < 0 && last_use[out] < 0) pool.release(out);  // nobody reads it
   }
   return plan;
 }

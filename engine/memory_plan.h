@@ -11,9 +11,13 @@
 namespace kiln::engine {
 
 // An activation: a graph input, a step's output, or a reorder's result.
+// A view lives inside another tensor's bytes (an in-place concat's input,
+// written by its producer straight into its slice of the concat's output).
 struct MemoryTensor {
   std::string name;  // for error messages
   size_t bytes = 0;
+  int view_of = -1;  // the tensor whose bytes hold this one (itself no view); -1: its own buffer
+  size_t offset = 0; // a view's first byte within view_of's bytes
 };
 
 // One step of the plan, as the planner sees it: the tensors it reads, the one
@@ -27,6 +31,7 @@ struct MemoryStep {
 
 struct MemoryPlan {
   std::vector<int> buffer_of;        // per tensor: its buffer, -1 if it never gets one
+  std::vector<size_t> offset_of;     // per tensor: its first byte in its buffer (views only)
   std::vector<size_t> buffer_bytes;  // per buffer: its size
   size_t total_bytes() const;        // what a Context allocates for activations
 };
@@ -39,6 +44,9 @@ struct MemoryPlan {
 // later reader, not a graph output) and be none of its other inputs, else
 // kiln::Error names the step.
 // Graph inputs hold their buffers from the start, graph outputs to the end.
+// A tensor and its views share one buffer, held from the first step writing
+// any of them to the last step reading any of them; a graph input cannot be
+// a view or have views, and a step may not work in place on either.
 MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
                        const std::vector<MemoryStep>& steps, const std::vector<int>& graph_inputs,
                        const std::vector<int>& graph_outputs);

@@ -15,10 +15,13 @@
 namespace kiln::engine {
 
 // An activation in the plan: a graph input, a node output, or a reorder's
-// result. It lives in buffer memory.buffer_of[id] while it is alive.
+// result. It lives in buffer memory.buffer_of[id], from byte
+// memory.offset_of[id], while it is alive.
 struct PlanTensor {
   std::string name;
   dnnl::memory::desc desc;
+  int view_of = -1;   // an in-place concat's input: lives in this tensor's bytes
+  size_t offset = 0;  // at this byte offset
 };
 
 struct Step {

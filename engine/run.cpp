@@ -48,7 +48,8 @@ struct ContextImpl {
     for (size_t bytes : p.memory.buffer_bytes) buffers.emplace_back(bytes);
     for (size_t t = 0; t < p.tensors.size(); ++t) {
       int b = p.memory.buffer_of[t];
-      memories.emplace_back(p.tensors[t].desc, engine, b >= 0 ? buffers[b].data : nullptr);
+      char* data = b >= 0 ? buffers[b].data + p.memory.offset_of[t] : nullptr;
+      memories.emplace_back(p.tensors[t].desc, engine, data);
     }
     for (const Step& step : p.steps) {
       std::vector<memory> inputs;

@@ -62,6 +62,13 @@ class Kernel {
   virtual void execute(dnnl::stream& stream, const ExecArgs& args) const = 0;
   // The implementation that runs, for profiles (oneDNN's name, e.g. "jit:avx2").
   virtual std::string implementation() const { return "kiln"; }
+  // The same kernel writing its output under `output` instead (same dims,
+  // other strides: its slice of an in-place concat's output), running the
+  // same implementation; null when it cannot.
+  virtual std::unique_ptr<Kernel> writing_to(const dnnl::memory::desc& output) const {
+    (void)output;
+    return nullptr;
+  }
 
   // Why the op built this kernel where it had a choice (a conv's algorithm,
   // ops/conv_choice.h: "direct: 1x1 kernel"); empty where it had none. For
@@ -115,6 +122,8 @@ class PrimitiveKernel : public Kernel {
   }
 
   std::string implementation() const override { return implementation_; }
+  // Convolutions only (ops/view.cpp).
+  std::unique_ptr<Kernel> writing_to(const dnnl::memory::desc& output) const override;
 
  private:
   dnnl::primitive primitive_;

@@ -1,6 +1,7 @@
 #include "ops/view.h"
 
 #include "ops/common.h"
+#include "ops/registry.h"
 
 namespace kiln::ops {
 
@@ -54,6 +55,34 @@ ExecArgs ReshapedKernel::bind(const std::vector<memory>& inputs, const memory& o
     inner_inputs.emplace_back(inner_->input_desc(i), engine_, inputs[i].get_data_handle());
   memory inner_output(inner_->output_desc(), engine_, output.get_data_handle());
   return inner_->bind(inner_inputs, inner_output, scratchpad);
+}
+
+// A convolution rebuilt from its own operation descriptor with only the
+// destination changed, with the same attributes (post-ops). Kept only when
+// oneDNN runs the same implementation on the same weight layout, so the
+// packed weights stay valid and nothing gets slower.
+std::unique_ptr<Kernel> PrimitiveKernel::writing_to(const memory::desc& output) const {
+  const_dnnl_primitive_desc_t pd = primitive_.get_primitive_desc();
+  const dnnl_convolution_desc_t* conv = nullptr;
+  if (dnnl_primitive_desc_query(pd, dnnl_query_convolution_d, 0, &conv) != dnnl_success || !conv)
+    return nullptr;
+  if (output_arg_ != DNNL_ARG_DST) return nullptr;
+  dnnl_convolution_desc_t changed = *conv;
+  changed.dst_desc = output.data;
+  const_dnnl_primitive_attr_t attr = nullptr;
+  if (dnnl_primitive_desc_get_attr(pd, &attr) != dnnl_success) return nullptr;
+  dnnl_primitive_desc_t rebuilt = nullptr;
+  if (dnnl_primitive_desc_create(&rebuilt, &changed, attr, cpu_engine().get(), nullptr) !=
+      dnnl_success)
+    return nullptr;
+  dnnl::convolution_forward::primitive_desc new_pd(rebuilt);
+  const dnnl_memory_desc_t* old_weights = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+  dnnl::convolution_forward primitive(new_pd);
+  if (!old_weights || primitive_implementation(primitive) != implementation_ ||
+      new_pd.dst_desc() != output || new_pd.weights_desc() != memory::desc(*old_weights))
+    return nullptr;
+  return std::make_unique<PrimitiveKernel>(primitive, inputs_, output, new_pd.scratchpad_desc(),
+                                           constants_, output_arg_);
 }
 
 }  // namespace kiln::ops

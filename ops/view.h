@@ -42,6 +42,28 @@ class CopyKernel : public Kernel {
   dnnl::reorder reorder_;
 };
 
+// A step with nothing left to do: the buffer planner placed its inputs where
+// its output wants them (an in-place concat, whose inputs their producers
+// wrote straight into their slices of the output).
+class InPlaceKernel : public Kernel {
+ public:
+  InPlaceKernel(std::vector<dnnl::memory::desc> inputs, const dnnl::memory::desc& output)
+      : inputs_(std::move(inputs)), output_(output) {}
+
+  dnnl::memory::desc input_desc(size_t i) const override { return inputs_.at(i); }
+  dnnl::memory::desc output_desc() const override { return output_; }
+  ExecArgs bind(const std::vector<dnnl::memory>&, const dnnl::memory&,
+                const dnnl::memory&) const override {
+    return {};
+  }
+  void execute(dnnl::stream&, const ExecArgs&) const override {}
+  std::string implementation() const override { return "in place"; }
+
+ private:
+  std::vector<dnnl::memory::desc> inputs_;
+  dnnl::memory::desc output_;
+};
+
 // True when the node is the last reader of activation input `i`, so a
 // kernel may overwrite it (CompileContext::last_use).
 inline bool dies_here(const CompileContext& ctx, size_t i) {

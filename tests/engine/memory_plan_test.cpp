@@ -149,3 +149,79 @@ TEST_CASE("a compiled conv2d_add sums in place only when its residual has no oth
     CHECK(shares == !residual_is_output);
   }
 }
+
+// Tensors as tensors_of(), with t[view] a view of t[of] at `offset`.
+static void make_view(std::vector<MemoryTensor>& tensors, int view, int of, size_t offset) {
+  tensors[view].view_of = of;
+  tensors[view].offset = offset;
+}
+
+TEST_CASE("plan_memory puts views in their tensor's buffer, held from the first write to the last read") {
+  // a = f(x) and b = f(t) are written into c = concat(a, b), which does nothing;
+  // t = f(x) is written between them and must not land in c's buffer.
+  enum { x, a, t, b, c, d };
+  std::vector<MemoryTensor> tensors = tensors_of({128, 64, 128, 64, 128, 128});
+  make_view(tensors, a, c, 0);
+  make_view(tensors, b, c, 64);
+  std::vector<MemoryStep> steps = {
+      {"a", {x}, a}, {"t", {x}, t}, {"b", {t}, b}, {"c", {a, b}, c}, {"d", {c}, d}};
+  MemoryPlan plan = plan_memory(tensors, steps, {x}, {d});
+  CHECK(plan.buffer_of[a] == plan.buffer_of[c]);
+  CHECK(plan.buffer_of[b] == plan.buffer_of[c]);
+  CHECK(plan.offset_of[a] == 0);
+  CHECK(plan.offset_of[b] == 64);
+  CHECK(plan.offset_of[c] == 0);
+  CHECK(plan.buffer_bytes[plan.buffer_of[c]] >= 128);
+  for (int other : {x, t, d}) {
+    CAPTURE(other);
+    CHECK(plan.buffer_of[other] != plan.buffer_of[c]);
+  }
+}
+
+TEST_CASE("plan_memory keeps a buffer alive while a view nested in it is still read") {
+  // DenseNet: c1 = concat(x0) and c2 = concat(x0, f1) are prefixes of
+  // r = concat(x0, f1, f2); c1 is read after r was last read.
+  enum { x, x0, c1, f1, c2, f2, r, y, late };
+  std::vector<MemoryTensor> tensors = tensors_of({64, 64, 64, 64, 128, 64, 192, 64, 64});
+  make_view(tensors, x0, r, 0);
+  make_view(tensors, c1, r, 0);
+  make_view(tensors, f1, r, 64);
+  make_view(tensors, c2, r, 0);
+  make_view(tensors, f2, r, 128);
+  std::vector<MemoryStep> steps = {{"x0", {x}, x0}, {"c1", {x0}, c1}, {"f1", {c1}, f1},
+                                   {"c2", {x0, f1}, c2}, {"f2", {c2}, f2},
+                                   {"r", {x0, f1, f2}, r}, {"y", {r}, y}, {"late", {c1, y}, late}};
+  MemoryPlan plan = plan_memory(tensors, steps, {x}, {late});
+  for (int t : {x0, c1, f1, c2, f2}) {
+    CAPTURE(t);
+    CHECK(plan.buffer_of[t] == plan.buffer_of[r]);
+  }
+  CHECK(plan.offset_of[f2] == 128);
+  CHECK(plan.buffer_of[y] != plan.buffer_of[r]);
+  CHECK(plan.buffer_of[late] != plan.buffer_of[r]);  // c1 is read by `late` itself
+}
+
+TEST_CASE("plan_memory refuses views it cannot honour") {
+  enum { x, a, b, c };
+  std::vector<MemoryStep> steps = {{"a", {x}, a}, {"b", {x}, b}, {"c", {a, b}, c}};
+  std::vector<MemoryTensor> outside = tensors_of({64, 64, 64, 96});
+  make_view(outside, b, c, 64);
+  CHECK_THROWS_WITH_AS(plan_memory(outside, steps, {x}, {c}),
+                       "tensor 't2': view of bytes [64, 128) lies outside 't3' of 96 bytes",
+                       kiln::Error);
+  std::vector<MemoryTensor> chained = tensors_of({64, 64, 64, 128});
+  make_view(chained, a, b, 0);
+  make_view(chained, b, c, 0);
+  CHECK_THROWS_WITH_AS(plan_memory(chained, steps, {x}, {c}),
+                       "tensor 't1': a view must be of another tensor that is no view", kiln::Error);
+  std::vector<MemoryTensor> of_input = tensors_of({128, 64, 64, 128});
+  make_view(of_input, a, x, 0);
+  CHECK_THROWS_WITH_AS(plan_memory(of_input, steps, {x}, {c}),
+                       "graph input 't0' cannot be a view or have views", kiln::Error);
+  std::vector<MemoryTensor> in_place = tensors_of({64, 64, 64, 128});
+  make_view(in_place, a, c, 0);
+  std::vector<MemoryStep> sum = {{"a", {x}, a}, {"b", {x, a}, b, 1}, {"c", {a, b}, c}};
+  CHECK_THROWS_WITH_AS(plan_memory(in_place, sum, {x}, {c}),
+                       "node 'b': cannot work in place on a view or a tensor with views",
+                       kiln::Error);
+}
