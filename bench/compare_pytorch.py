@@ -69,18 +69,25 @@ def load_exporter():
     return module
 
 
-def find_kiln(given):
+def find_executable(given, option, candidates, what, how_to_build, error=fail):
+    """`given` (the value of `option`) if it is an executable, else the first candidate
+    (relative to the repository) that is; else error() saying how to build `what`."""
     if given:
         if not os.access(given, os.X_OK):
-            fail(f"--kiln: '{given}' is not an executable")
+            error(f"{option}: '{given}' is not an executable")
         return given
-    for rel in KILN_CANDIDATES:
+    for rel in candidates:
         path = os.path.join(REPO, rel)
         if os.access(path, os.X_OK):
             return path
-    fail("bench/resnet18 not found (looked in " + ", ".join(KILN_CANDIDATES) + "); build it with "
-         "cmake -S . -B build-bench -DKILN_BUILD_BENCH=ON -DKILN_NATIVE=ON && "
-         "cmake --build build-bench --target bench_resnet18, or pass --kiln PATH")
+    error(f"{what} not found (looked in " + ", ".join(candidates) + f"); build it with "
+          f"{how_to_build}, or pass {option} PATH")
+
+
+def find_kiln(given):
+    return find_executable(given, "--kiln", KILN_CANDIDATES, "bench/resnet18",
+                           "cmake -S . -B build-bench -DKILN_BUILD_BENCH=ON -DKILN_NATIVE=ON && "
+                           "cmake --build build-bench --target bench_resnet18")
 
 
 # ---- PyTorch ---------------------------------------------------------------------------

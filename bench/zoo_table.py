@@ -4,7 +4,7 @@ Kiln, against PyTorch.
 
     /usr/bin/python3 bench/zoo_table.py [--engine-run build/engine-run] [--models a,b,...]
         [--size 224] [--threads 2] [--iters 20] [--warmup 3] [--rounds 3]
-        [--out bench/results/zoo.md] [--readme README.md]
+        [--out bench/results/zoo_table.md] [--readme README.md]
 
 Per model (random init seeded, every BatchNorm randomised, batch 1, the model's own
 input size: 224x224, Inception 299x299, or --size):
@@ -144,12 +144,12 @@ def table(rows):
     return "\n".join(lines) + "\n"
 
 
-def splice(text, block):
-    """`text` with what lies between the BEGIN and END markers replaced by `block`."""
-    start, end = text.find(BEGIN), text.find(END)
-    if start < 0 or end < start:
-        raise Failed(f"no '{BEGIN}' ... '{END}' markers to put the table between")
-    return text[:start + len(BEGIN)] + "\n" + block + text[end:]
+def splice(text, block, begin=BEGIN, end=END):
+    """`text` with what lies between the `begin` and `end` markers replaced by `block`."""
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        raise Failed(f"no '{begin}' ... '{end}' markers to put the table between")
+    return text[:start + len(begin)] + "\n" + block + text[stop:]
 
 
 def parse_args(argv=None):
@@ -162,7 +162,7 @@ def parse_args(argv=None):
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--out", default=os.path.join(BENCH, "results", "zoo.md"))
+    p.add_argument("--out", default=os.path.join(BENCH, "results", "zoo_table.md"))
     p.add_argument("--readme", help="replace the table between the zoo-table markers in this file")
     return p.parse_args(argv)
 
