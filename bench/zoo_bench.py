@@ -12,10 +12,12 @@ once to ONNX (torch.onnx.export, opset 13). Per batch size, every engine gets th
 
   Kiln none / bn / all   engine-run --fuse=none|bn|all, direct convolutions
   Kiln all + auto        engine-run --fuse=all --conv-algo auto (Winograd where it wins)
+  Kiln on the .onnx      the same, on the very model.onnx ONNX Runtime runs (Kiln's
+                         ONNX loader); its output is checked against ONNX Runtime's too
   ONNX Runtime           bench/ort/run_ort.js (onnxruntime-node), all graph optimisations
   PyTorch eager          the nn.Module under no_grad
 
-The six processes alternate in --rounds rounds (the order rotated each round), so
+The seven processes alternate in --rounds rounds (the order rotated each round), so
 that a machine growing busier slows all alike; each time is the median of the
 rounds' medians of --iters runs after --warmup. Every output is checked against
 PyTorch eager's: max |y - ref| <= 1e-4 x max |ref|; a failure shows in the table
@@ -50,7 +52,8 @@ ENGINE_RUN_CANDIDATES = ["build-bench/engine-run", "build/engine-run"]
 # engine key -> (fuse level, conv algorithm) for Kiln's rows
 KILN = {"kiln_none": ("none", "direct"), "kiln_bn": ("bn", "direct"),
         "kiln_all": ("all", "direct"), "kiln_auto": ("all", "auto")}
-ENGINES = list(KILN) + ["ort", "torch"]
+# kiln_onnx: Kiln on the very .onnx file ONNX Runtime runs, checked against both.
+ENGINES = list(KILN) + ["kiln_onnx", "ort", "torch"]
 TOLERANCE = 1e-4
 SIZE = 224
 
@@ -101,11 +104,11 @@ class Model:
                 self.failed[key] = f"export: {e}"
         if not with_ort:
             self.failed["ort"] = "not run (node/npm or bench/ort missing)"
-            return
         try:
             export_onnx(module, example, self.onnx)
         except (RuntimeError, torch.onnx.errors.OnnxExporterError) as e:
-            self.failed["ort"] = f"torch.onnx.export: {str(e).splitlines()[0]}"
+            for key in ("ort", "kiln_onnx"):
+                self.failed[key] = f"torch.onnx.export: {str(e).splitlines()[0]}"
 
     def inputs(self, kx, batch, seed):
         import numpy as np
@@ -126,6 +129,9 @@ class Model:
                 level, algo = KILN[key]
                 run = kiln_run(args.engine_run, self.kiln_dir, level, algo, x_npy, y + ".npy",
                                args.threads, args.warmup, args.iters)
+            elif key == "kiln_onnx":
+                run = kiln_run(args.engine_run, self.onnx, "all", "auto", x_npy, y + ".npy",
+                               args.threads, args.warmup, args.iters)
             elif key == "ort":
                 run = ort_run(args.run_ort, self.onnx, x_f32, shape, y + ".f32", args.threads,
                               args.warmup, args.iters)
@@ -138,6 +144,7 @@ class Model:
         """{engine: cell} for zoo_report: medians over rounds, error against PyTorch."""
         runs = self.runs[batch]
         ref = next((r.output for r in runs.get("torch", []) if r.output is not None), None)
+        ort_ref = next((r.output for r in runs.get("ort", []) if r.output is not None), None)
         cells = {}
         for key in ENGINES:
             done = [r for r in runs.get(key, []) if r.error is None]
@@ -156,6 +163,11 @@ class Model:
                 "rel_error": worst, "ok": worst is not None and worst <= TOLERANCE,
                 "version": done[0].report.get("ort_version") or done[0].report.get("torch_version"),
             }
+            if key == "kiln_onnx":
+                vs_ort = (max(rel_error(r.output, ort_ref.reshape(r.output.shape)) for r in done)
+                          if ort_ref is not None else None)
+                cells[key]["vs_ort"] = vs_ort
+                cells[key]["ok"] = cells[key]["ok"] and vs_ort is not None and vs_ort <= TOLERANCE
             if errors:
                 cells[key]["error"] = f"{len(errors)} of {len(errors) + len(done)} rounds: {errors[0]}"
             for r in done:

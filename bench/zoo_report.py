@@ -2,7 +2,8 @@
 
 A result row is {"model", "batches": {"1": {engine: cell}}} or {"model", "failed"}; a
 cell holds median_ms, min_ms, rounds, runs, setup_ms, peak_rss_mb, rel_error, ok, or
-only "error" when the engine did not run.
+only "error" when the engine did not run; Kiln's run of ONNX Runtime's own .onnx file
+(kiln_onnx) also holds vs_ort, its error against ONNX Runtime's output.
 """
 
 import json
@@ -13,7 +14,7 @@ from zoo_table import splice
 
 BEGIN, END = "<!-- zoo-bench begin -->", "<!-- zoo-bench end -->"
 KILN_COLUMNS = [("kiln_none", "Kiln none"), ("kiln_bn", "Kiln bn"), ("kiln_all", "Kiln all"),
-                ("kiln_auto", "Kiln all + auto")]
+                ("kiln_auto", "Kiln all + auto"), ("kiln_onnx", "Kiln on the .onnx, all + auto")]
 LABELS = dict(KILN_COLUMNS, ort="ONNX Runtime", torch="PyTorch eager")
 RATIOS = [("kiln_all", "all / ORT"), ("kiln_auto", "all + auto / ORT")]
 
@@ -109,6 +110,11 @@ def problems(results, tolerance):
                 lines.append(f"- {where}: max |y - PyTorch| / max |PyTorch| = "
                              + ("unchecked (no PyTorch output)" if err is None else f"{err:.1e}")
                              + f", above {tolerance:g}")
+            vs_ort = cell.get("vs_ort")
+            if "vs_ort" in cell and (vs_ort is None or vs_ort > tolerance):
+                lines.append(f"- {where}: against ONNX Runtime's output on the same file, "
+                             + ("unchecked (no ONNX Runtime output)" if vs_ort is None
+                                else f"{vs_ort:.1e}, above {tolerance:g}"))
     return lines
 
 
