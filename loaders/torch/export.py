@@ -30,7 +30,8 @@ if _HERE not in sys.path:
 
 from torch2kiln import ExportError, export  # noqa: E402,F401
 from torch2kiln.cli import (build_from_file, build_torchvision, main,  # noqa: E402,F401
-                            parse_model_arg, randomize_bn, reference_input)
+                            parse_model_arg, randomize_bn, reference_input,
+                            TORCHVISION_INPUT_SHAPES)
 from torch2kiln.op_table import EMITTED_OPS  # noqa: E402,F401
 from torch2kiln.writer import FORMAT_VERSION  # noqa: E402,F401
 
