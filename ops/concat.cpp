@@ -41,10 +41,11 @@ static void validate(const ir::Node& node) {
   const size_t axis = read_axis(node);
   const ir::Value* first = node.inputs[0];
   for (const ir::Value* in : node.inputs) {
-    if (in->shape[axis] == ir::kBatch)
+    // Ranks first: `axis` was checked against the first input's rank only.
+    bool same = in->shape.size() == first->shape.size();
+    if (same && in->shape[axis] == ir::kBatch)
       throw Error(node.where(), "attribute 'axis': cannot concatenate along the symbolic batch of '" +
                                     in->name + "' " + ir::shape_str(in->shape));
-    bool same = in->shape.size() == first->shape.size();
     for (size_t d = 0; same && d < first->shape.size(); ++d)
       same = d == axis || in->shape[d] == first->shape[d];
     if (!same)

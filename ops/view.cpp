@@ -75,6 +75,9 @@ std::unique_ptr<Kernel> PrimitiveKernel::writing_to(const memory::desc& output) 
   if (dnnl_primitive_desc_create(&rebuilt, &changed, attr, cpu_engine().get(), nullptr) !=
       dnnl_success)
     return nullptr;
+  // The C++ wrapper keeps a clone of a C handle, so the handle is ours to free.
+  std::unique_ptr<dnnl_primitive_desc, decltype(&dnnl_primitive_desc_destroy)> owned(
+      rebuilt, &dnnl_primitive_desc_destroy);
   dnnl::convolution_forward::primitive_desc new_pd(rebuilt);
   const dnnl_memory_desc_t* old_weights = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
   dnnl::convolution_forward primitive(new_pd);
