@@ -29,16 +29,9 @@ using kiln::test::relative_error;
 
 // Runs fuse_conv_activation (verify after it) and checks every output against the graph before.
 PassReport fuse_and_compare(Graph& g, const kiln::ir::Shape& x_shape, double rtol = 1e-5) {
-  Graph original = g.clone();
-  PassReport r = kiln::passes::run_passes(g, {{"fuse_conv_activation", kiln::passes::fuse_conv_activation}},
-                                          ops())
-                     .at(0);
-  Tensor x = random_tensor(x_shape, 77);
-  std::vector<Tensor> want = kiln::engine::run_graph(original, {x});
-  std::vector<Tensor> got = kiln::engine::run_graph(g, {x});
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], want[i]) < rtol);
-  return r;
+  return kiln::test::pass_and_compare(
+      g, {"fuse_conv_activation", kiln::passes::fuse_conv_activation},
+      {random_tensor(x_shape, 77)}, rtol);
 }
 
 // producer -> activation `a` with x [N, 6, 5, 7] a graph input; the producer

@@ -28,14 +28,7 @@ using kiln::test::relative_error;
 
 // Runs fuse_conv_add (verify after it) and checks every output against the graph before.
 PassReport fuse_and_compare(Graph& g, const std::vector<Tensor>& inputs) {
-  Graph original = g.clone();
-  PassReport r =
-      kiln::passes::run_passes(g, {{"fuse_conv_add", kiln::passes::fuse_conv_add}}, ops()).at(0);
-  std::vector<Tensor> want = kiln::engine::run_graph(original, inputs);
-  std::vector<Tensor> got = kiln::engine::run_graph(g, inputs);
-  REQUIRE(got.size() == want.size());
-  for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], want[i]) < 1e-5);
-  return r;
+  return kiln::test::pass_and_compare(g, {"fuse_conv_add", kiln::passes::fuse_conv_add}, inputs);
 }
 
 // inplace_input() of every conv2d_add step of `g` compiled for `batch`, in order.

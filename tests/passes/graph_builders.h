@@ -10,8 +10,10 @@
 
 #include <doctest/doctest.h>
 
+#include "engine/engine.h"
 #include "ir/graph.h"
 #include "ops/registry.h"
+#include "passes/pass.h"
 #include "tests/ops/reference.h"
 
 namespace kiln::test {
@@ -41,6 +43,20 @@ inline double relative_error(const ir::Tensor& got, const ir::Tensor& want) {
     scale = std::max(scale, std::fabs(double(want.data[i])));
   }
   return diff / std::max(scale, 1e-30);
+}
+
+// Runs `pass` on g through run_passes (verify after it) and checks every
+// output on `inputs` against the graph before the pass, within `rtol`.
+inline passes::PassReport pass_and_compare(ir::Graph& g, const passes::Pass& pass,
+                                           const std::vector<ir::Tensor>& inputs,
+                                           double rtol = 1e-5) {
+  ir::Graph original = g.clone();
+  passes::PassReport report = passes::run_passes(g, {pass}, ops()).at(0);
+  std::vector<ir::Tensor> want = engine::run_graph(original, inputs);
+  std::vector<ir::Tensor> got = engine::run_graph(g, inputs);
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(relative_error(got[i], want[i]) < rtol);
+  return report;
 }
 
 }  // namespace kiln::test
