@@ -211,6 +211,43 @@ struct Operand {
 
 }  // namespace
 
+// How the primitive reads its src1 when the output is in `layout`: in the
+// broadcast form of that layout; a lower-rank activation plain.
+static memory::desc src1_layout(const Operand& op, const memory::desc& layout) {
+  const bool same_rank = op.value->is_param() || op.value->shape.size() == op.dims.size();
+  return same_rank ? broadcast_layout(layout, op.dims) : plain(op.dims);
+}
+
+static bool is_reference(const std::string& implementation) {
+  return implementation.rfind("ref", 0) == 0;
+}
+
+// The implementation oneDNN picks for y = a op b, both operands and the
+// output in `layout` (a broadcast operand in its broadcast form of it).
+static std::string probe_binary(dnnl::algorithm alg, const memory::desc& layout,
+                                const Operand& src1, const dnnl::engine& engine) {
+  try {
+    dnnl::binary::desc desc(alg, layout, src1_layout(src1, layout), layout);
+    return dnnl::binary::primitive_desc(desc, make_attr(), engine).impl_info_str();
+  } catch (const dnnl::error&) {
+    return "ref";  // not implemented in this layout
+  }
+}
+
+// Layouts to try, best first, when the producer's runs in the reference
+// kernel: channels last, then channel blocks of 16 and 8, then plain.
+static std::vector<memory::desc> fallback_layouts(const memory::dims& y) {
+  using tag = memory::format_tag;
+  std::vector<memory::desc> out;
+  const std::vector<std::vector<tag>> tags = {
+      {}, {}, {}, {tag::acb, tag::aBc16b, tag::aBc8b},
+      {tag::acdb, tag::aBcd16b, tag::aBcd8b}, {tag::acdeb, tag::aBcde16b, tag::aBcde8b}};
+  if (y.size() < tags.size())
+    for (tag t : tags[y.size()]) out.emplace_back(y, memory::data_type::f32, t);
+  out.push_back(plain(y));
+  return out;
+}
+
 static std::unique_ptr<Kernel> compile_binary(const ir::Node& node, const CompileContext& ctx,
                                               dnnl::algorithm alg) {
   const memory::dims y = to_dims(infer_shape(node));
@@ -235,6 +272,20 @@ static std::unique_ptr<Kernel> compile_binary(const ir::Node& node, const Compil
   const size_t src0 = !full_a && full_b && alg != dnnl::algorithm::binary_div ? 1 : 0;
   const bool negate = src0 == 1 && alg == dnnl::algorithm::binary_sub;
   const bool copy_a = !full_a && src0 == 0;
+  const Operand& other = ops[1 - src0];
+
+  // oneDNN 2.6 runs a binary op in its reference kernel, 20 to 50 times
+  // slower, on a layout its jit kernels lack for this CPU (nChw8c on AVX-512,
+  // as grouped convs with 8 channels per group write it; nChw16c on AVX2).
+  // Then the operands are read in a layout the jit kernels take, the engine
+  // reordering them, which costs a fraction of what the reference kernel does.
+  if (is_reference(probe_binary(alg, layout, other, ctx.engine)))
+    for (const memory::desc& candidate : fallback_layouts(y)) {
+      if (!is_reference(probe_binary(alg, candidate, other, ctx.engine))) {
+        layout = candidate;
+        break;
+      }
+    }
 
   return with_node(node, [&]() -> std::unique_ptr<Kernel> {
     std::vector<BinaryKernel::Input> inputs(static_cast<size_t>(activations));
@@ -253,10 +304,6 @@ static std::unique_ptr<Kernel> compile_binary(const ir::Node& node, const Compil
         pack_param(constants, arg, *op.value->data, desc, logical);
       }
     };
-    auto src1_desc = [&](const Operand& op) {
-      const bool same_rank = op.value->is_param() || op.value->shape.size() == op.dims.size();
-      return same_rank ? broadcast_layout(layout, op.dims) : plain(op.dims);
-    };
 
     dnnl::reorder::primitive_desc broadcast_pd;
     if (copy_a) {
@@ -273,8 +320,7 @@ static std::unique_ptr<Kernel> compile_binary(const ir::Node& node, const Compil
     } else {
       place(ops[src0], DNNL_ARG_SRC_0, layout);
     }
-    const Operand& other = ops[1 - src0];
-    const memory::desc other_desc = src1_desc(other);
+    const memory::desc other_desc = src1_layout(other, layout);
     place(other, DNNL_ARG_SRC_1, other_desc);
 
     dnnl::post_ops post_ops;
