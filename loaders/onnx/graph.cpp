@@ -189,6 +189,31 @@ class GraphConverter {
       special_[m.last] = convert_gelu;
       skipped_.insert(m.inner.begin(), m.inner.end());
     }
+    auto is_constant = [this](const std::string& name) {
+      auto v = conv_.values.find(name);
+      if (v != conv_.values.end()) return v->second.constant != nullptr;
+      auto p = producer_.find(name);
+      return p != producer_.end() && g_.node(static_cast<int>(p->second)).op_type() == "Constant";
+    };
+    // The last node becomes a LayerNormalization of x, for its handler.
+    for (const LayerNormMatch& m : find_layer_norms(g_, producer_, read_, scalar, is_constant)) {
+      NodeProto& last = *g_.mutable_node(static_cast<int>(m.last));
+      last.clear_input();
+      last.add_input(m.x);
+      if (!m.weight.empty()) last.add_input(m.weight);
+      if (!m.bias.empty()) last.add_input(m.bias);
+      last.clear_attribute();
+      ::onnx::AttributeProto* axis = last.add_attribute();
+      axis->set_name("axis");
+      axis->set_type(::onnx::AttributeProto::INT);
+      axis->set_i(m.axis);
+      ::onnx::AttributeProto* eps = last.add_attribute();
+      eps->set_name("epsilon");
+      eps->set_type(::onnx::AttributeProto::FLOAT);
+      eps->set_f(m.eps);
+      special_[m.last] = convert_layer_normalization;
+      skipped_.insert(m.inner.begin(), m.inner.end());
+    }
   }
 
   // Kahn's algorithm, taking the lowest index first so that a sorted graph

@@ -14,6 +14,7 @@
 #include <kiln/kiln.h>
 
 #include "engine/engine.h"
+#include "ir/attrs.h"
 #include "ir/error.h"
 #include "ir/verify.h"
 #include "loaders/onnx/onnx.h"
@@ -358,6 +359,90 @@ TEST_CASE("onnx: the Erf pattern of GELU becomes one gelu node") {
   // Erf's output read elsewhere too: not a GELU, and a lone Erf is unsupported.
   ob::output(m, "e");
   CHECK(load_error(m).find("Erf (opset 13): Erf outside the GELU pattern") != std::string::npos);
+}
+
+namespace {
+
+// F.layer_norm over the last `k` dims as torch.onnx writes it below opset 17:
+// ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div, then Mul and Add when
+// `affine`. x is [N, 3, 4] (k = 1: over the 4; k = 2: over 3 x 4).
+onnx::ModelProto decomposed_layer_norm(int64_t k, bool affine) {
+  onnx::ModelProto m = ob::model(13);
+  ob::input(m, "x", {-1, 3, 4});
+  std::vector<int64_t> axes;
+  for (int64_t a = -k; a < 0; ++a) axes.push_back(a);
+  ob::ints(ob::node(m, "ReduceMean", {"x"}, {"mean"}, "mean"), "axes", axes);
+  ob::node(m, "Sub", {"x", "mean"}, {"d"}, "sub");
+  ob::node(m, "Pow", {"d", "two"}, {"sq"}, "pow");
+  ob::ints(ob::node(m, "ReduceMean", {"sq"}, {"var"}, "var"), "axes", axes);
+  ob::node(m, "Add", {"var", "eps"}, {"ve"}, "add_eps");
+  ob::node(m, "Sqrt", {"ve"}, {"std"}, "sqrt");
+  ob::node(m, "Div", {"d", "std"}, {affine ? "n" : "y"}, "div");
+  const std::vector<int64_t> dims = k == 1 ? std::vector<int64_t>{4} : std::vector<int64_t>{3, 4};
+  const size_t count = k == 1 ? 4 : 12;
+  if (affine) {
+    ob::node(m, "Mul", {"weight", "n"}, {"w"}, "mul");
+    ob::node(m, "Add", {"w", "bias"}, {"y"}, "add_bias");
+    ob::tensor(m, "weight", dims, ob::random_values(count, 5, 0.5, 1.5));
+    ob::tensor(m, "bias", dims, ob::random_values(count, 6));
+  }
+  ob::tensor(m, "two", {}, {2.0f});
+  ob::tensor(m, "eps", {}, {1e-6f});
+  ob::output(m, "y");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("onnx: the decomposed LayerNorm of opsets below 17 becomes one layer_norm node") {
+  for (int64_t k : {1, 2}) {
+    for (bool affine : {true, false}) {
+      CAPTURE(k);
+      CAPTURE(affine);
+      onnx::ModelProto m = decomposed_layer_norm(k, affine);
+      Graph g = load(m);
+      REQUIRE(op_list(g) == std::vector<std::string>{"layer_norm"});
+      const kiln::ir::Node& ln = *g.nodes()[0];
+      CHECK(ln.inputs.size() == (affine ? 3u : 1u));
+      CHECK(kiln::ir::attr_ints(ln, "normalized_shape", {}) ==
+            (k == 1 ? std::vector<int64_t>{4} : std::vector<int64_t>{3, 4}));
+      CHECK(kiln::ir::attr_real(ln, "eps", 0) == doctest::Approx(1e-6));
+
+      // Against the formula in double, on an input with an offset and spread.
+      kiln::ir::Tensor x({2, 3, 4});
+      const std::vector<float> values = ob::random_values(24, 7, -3.0, 5.0);
+      x.data.assign(values.begin(), values.end());
+      kiln::ir::Tensor y = kiln::engine::run_graph(g, {x}).at(0);
+      const size_t group = k == 1 ? 4 : 12;
+      for (size_t start = 0; start < 24; start += group) {
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < group; ++i) mean += x.data[start + i];
+        mean /= double(group);
+        for (size_t i = 0; i < group; ++i) var += (x.data[start + i] - mean) * (x.data[start + i] - mean);
+        var /= double(group);
+        for (size_t i = 0; i < group; ++i) {
+          double want = (x.data[start + i] - mean) / std::sqrt(var + 1e-6);
+          if (affine) {
+            const auto& w = g.find_value("weight")->data->data;
+            const auto& b = g.find_value("bias")->data->data;
+            want = want * w[i] + b[i];
+          }
+          CHECK(y.data[start + i] == doctest::Approx(want).epsilon(1e-5));
+        }
+      }
+    }
+  }
+  // d read elsewhere too, or a mean over a middle axis: no LayerNorm, and the
+  // lone Pow and Sqrt are listed as unsupported.
+  onnx::ModelProto read_twice = decomposed_layer_norm(1, true);
+  ob::output(read_twice, "d");
+  CHECK(load_error(read_twice).find("Pow (opset 13)") != std::string::npos);
+  onnx::ModelProto middle = decomposed_layer_norm(1, true);
+  for (int i : {0, 3}) {
+    onnx::NodeProto* mean = middle.mutable_graph()->mutable_node(i);
+    mean->mutable_attribute(0)->set_ints(0, 1);
+  }
+  CHECK(load_error(middle).find("Sqrt (opset 13)") != std::string::npos);
 }
 
 TEST_CASE("onnx: Split, Concat and Transpose become slices, a concat and a permute") {
