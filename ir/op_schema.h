@@ -32,12 +32,16 @@ struct OpSchema {
   std::function<void(const Node&)> validate;
   // The output shape from the inputs' shapes; called only after validate().
   std::function<Shape(const Node&)> infer_shape;
-  // True for an activation (relu, clamp, ...) that a conv2d, conv2d_add or
-  // linear can apply as a post-op instead: its attributes then move onto that
-  // node as `activation_<attr>` (fuse_conv_activation), and post_op_attrs
-  // lists them ({"min", "max"} for clamp).
+  // True for an activation (relu, clamp, ...) that the op producing its input
+  // can apply as a post-op instead (see takes_activations): its attributes
+  // then move onto that node as `activation_<attr>` (fuse_conv_activation),
+  // and post_op_attrs lists them ({"min", "max"} for clamp).
   bool post_op_activation = false;
   std::vector<std::string> post_op_attrs;
+  // For an op with an `activation` attribute applied as a post-op: the
+  // activations it can apply (every one for conv2d, conv2d_add and linear;
+  // relu and leaky_relu for batchnorm). Empty for every other op.
+  std::vector<std::string> takes_activations;
 };
 
 using OpTable = std::map<std::string, OpSchema>;

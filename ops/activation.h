@@ -1,6 +1,7 @@
 // Activations as oneDNN eltwise steps, shared by the standalone activation
 // ops (relu, clamp, sigmoid, ...: one file each in ops/) and the `activation`
-// post-op attribute of conv2d, conv2d_add and linear.
+// post-op attribute of conv2d, conv2d_add, linear and batchnorm (relu and
+// leaky_relu only there).
 //
 // One table maps an activation's name and attributes to a list of eltwise
 // steps; a standalone op runs the steps as eltwise primitives, a fused op

@@ -10,25 +10,47 @@
 //          weight        parameter  [C], optional (gamma)
 //          bias          parameter  [C], optional (beta); present exactly when weight is
 // output   y             same shape as x
-// attrs    eps  real >= 0  default 1e-5
+// attrs    eps         real >= 0  default 1e-5
+//          activation  "none", "relu" or "leaky_relu" (with activation_negative_slope),
+//                      as conv2d's; default "none": y = activation(y) as a oneDNN
+//                      post-op (set by fuse_conv_activation)
 //
 // Runs in whatever layout x arrives in, so after a conv it works on the
 // conv's blocked layout with no reorder: an unfused model pays only for the
 // normalisation itself. oneDNN 2.6 takes gamma and beta as one 2 x C
 // "scale_shift" memory.
+//
+// oneDNN 2.6's batch normalization takes one post-op, and only a relu (with
+// any negative slope in inference): hence the two activations it applies.
+// Fused, a DenseNet's concat -> batchnorm -> relu reads and writes the
+// normalised tensor once instead of twice.
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "ir/attrs.h"
 #include "ir/error.h"
+#include "ops/activation.h"
 #include "ops/common.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
 
+// The activations oneDNN 2.6's batch normalization applies as a post-op.
+static const std::vector<std::string> kActivations = {"relu", "leaky_relu"};
+
 static void validate(const ir::Node& node) {
-  ir::check_known_attrs(node, {"eps"});
+  std::vector<std::string> known = post_op_activation_attr_names();
+  known.push_back("eps");
+  ir::check_known_attrs(node, known);
   read_eps(node);
+  post_op_activation_steps(node);  // checks the name and its activation_* attributes
+  const std::string activation = ir::attr_string(node, "activation", "none");
+  if (activation != "none" &&
+      std::find(kActivations.begin(), kActivations.end(), activation) == kActivations.end())
+    throw Error(node.where(), "attribute 'activation': batchnorm applies only \"relu\" or "
+                             "\"leaky_relu\" as a post-op, got \"" + activation + "\"");
   if (node.inputs.size() == 4)
     throw Error(node.where(), "expected weight and bias both or neither, got 4 inputs");
   require_activation(node, 0, "x");
@@ -77,7 +99,9 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
     if (affine) flags |= dnnl::normalization_flags::use_scale_shift;
     dnnl::batch_normalization_forward::desc desc(dnnl::prop_kind::forward_inference, x, eps,
                                                  flags);
-    dnnl::batch_normalization_forward::primitive_desc pd(desc, make_attr(), ctx.engine);
+    dnnl::post_ops post_ops;
+    append_activation(post_ops, post_op_activation_steps(node));
+    dnnl::batch_normalization_forward::primitive_desc pd(desc, make_attr(post_ops), ctx.engine);
 
     Constants constants;
     pack_param(constants, DNNL_ARG_MEAN, *node.inputs[1]->data, pd.mean_desc());
@@ -99,7 +123,9 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
 }
 
 void register_batchnorm(Registry& r) {
-  r.add({"batchnorm", {3, 5, validate, infer_shape}, compile});
+  ir::OpSchema schema{3, 5, validate, infer_shape};
+  schema.takes_activations = kActivations;
+  r.add({"batchnorm", schema, compile});
 }
 
 }  // namespace kiln::ops

@@ -218,10 +218,6 @@ static memory::desc src1_layout(const Operand& op, const memory::desc& layout) {
   return same_rank ? broadcast_layout(layout, op.dims) : plain(op.dims);
 }
 
-static bool is_reference(const std::string& implementation) {
-  return implementation.rfind("ref", 0) == 0;
-}
-
 // The implementation oneDNN picks for y = a op b, both operands and the
 // output in `layout` (a broadcast operand in its broadcast form of it).
 static std::string probe_binary(dnnl::algorithm alg, const memory::desc& layout,

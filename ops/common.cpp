@@ -109,6 +109,10 @@ memory::desc same_layout(const memory::desc& like, const memory::dims& dims) {
   return plain_desc(ir::Shape(dims.begin(), dims.end()));
 }
 
+bool is_reference(const std::string& implementation) {
+  return implementation.rfind("ref", 0) == 0;
+}
+
 dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops) {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

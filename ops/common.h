@@ -47,6 +47,9 @@ dnnl::memory::desc plain_desc(const ir::Shape& shape);
 // other ranks), so a kernel can write its output in its input's layout; plain
 // when `like` is none of these.
 dnnl::memory::desc same_layout(const dnnl::memory::desc& like, const dnnl::memory::dims& dims);
+// True for the name (pd.impl_info_str()) of one of oneDNN's generic reference
+// kernels, which start "ref" ("ref:any"), 10 to 50 times slower than the jit ones.
+bool is_reference(const std::string& implementation);
 // Every primitive gets this attribute, with the scratchpad owned by the caller
 // so that a context can run without allocating: pass post-ops if any.
 dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops = dnnl::post_ops());

@@ -236,7 +236,9 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
 }
 
 void register_conv2d(Registry& r) {
-  r.add({"conv2d", {2, 3, validate_conv2d, conv2d_output_shape}, compile});
+  ir::OpSchema schema{2, 3, validate_conv2d, conv2d_output_shape};
+  schema.takes_activations = activation_names();
+  r.add({"conv2d", schema, compile});
 }
 
 }  // namespace kiln::ops

@@ -97,7 +97,9 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
 }
 
 void register_conv2d_add(Registry& r) {
-  r.add({"conv2d_add", {3, 4, validate, infer_shape}, compile});
+  ir::OpSchema schema{3, 4, validate, infer_shape};
+  schema.takes_activations = activation_names();
+  r.add({"conv2d_add", schema, compile});
 }
 
 }  // namespace kiln::ops

@@ -92,6 +92,10 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   });
 }
 
-void register_linear(Registry& r) { r.add({"linear", {2, 3, validate, infer_shape}, compile}); }
+void register_linear(Registry& r) {
+  ir::OpSchema schema{2, 3, validate, infer_shape};
+  schema.takes_activations = activation_names();
+  r.add({"linear", schema, compile});
+}
 
 }  // namespace kiln::ops

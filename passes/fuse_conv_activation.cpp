@@ -1,11 +1,14 @@
 // fuse_conv_activation: see fuse_conv_activation.h for what it matches, refuses and guarantees.
 //
-// An activation after a conv costs a full read and write of its output; as a
-// post-op it is applied to each output block while it is still in registers.
-// The pass knows the activations only through their schemas (post_op_activation,
-// post_op_attrs), so passes/ stays free of ops/.
+// An activation after a conv (or a standalone batchnorm, as DenseNet's after
+// each concat) costs a full read and write of its output; as a post-op it is
+// applied to each output block while it is still in registers.
+// The pass knows the activations and the ops that apply them only through
+// their schemas (post_op_activation, post_op_attrs, takes_activations), so
+// passes/ stays free of ops/.
 #include "passes/fuse_conv_activation.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -13,28 +16,36 @@
 
 namespace kiln::passes {
 
-// The ops that take an `activation` attribute applied as a post-op.
-static bool takes_activation(const std::string& op) {
-  return op == "conv2d" || op == "conv2d_add" || op == "linear";
+// The ops the producer of an activation's input must be, for the messages.
+static const char* const kTakers = "conv2d, conv2d_add, linear or batchnorm";
+
+static std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
 }
 
 // Why `act` cannot move into the node producing its input; "" if it can.
-static std::string refusal(const ir::Graph& graph, const ir::Node& act) {
+static std::string refusal(const ir::Graph& graph, const ir::OpTable& ops, const ir::Node& act) {
   const ir::Value* x = act.inputs.at(0);
-  const ir::Node* conv = x->producer;
-  if (!conv)
-    return "input '" + x->name + "' is a graph input, not produced by conv2d, conv2d_add or linear";
-  if (!takes_activation(conv->op))
-    return "input '" + x->name + "' is produced by " + conv->op +
-           ", not conv2d, conv2d_add or linear";
+  const ir::Node* producer = x->producer;
+  if (!producer)
+    return "input '" + x->name + "' is a graph input, not produced by " + kTakers;
+  auto schema = ops.find(producer->op);
+  if (schema == ops.end() || schema->second.takes_activations.empty())
+    return "input '" + x->name + "' is produced by " + producer->op + ", not " + kTakers;
+  const std::vector<std::string>& taken = schema->second.takes_activations;
 
-  const std::string who = conv->op + " '" + conv->name + "'";
+  const std::string who = producer->op + " '" + producer->name + "'";
+  if (std::find(taken.begin(), taken.end(), act.op) == taken.end())
+    return who + " can apply only " + joined(taken) + " as a post-op (oneDNN's limit), not " +
+           act.op;
   if (x->users.size() != 1)
     return "the output of " + who + " has " + std::to_string(x->users.size()) + " users (" +
            x->user_names() + "); fusing would change what the others read";
   if (graph.is_output(x))
     return "the output of " + who + " is also a graph output; fusing would change it";
-  std::string activation = ir::attr_string(*conv, "activation", "none");
+  std::string activation = ir::attr_string(*producer, "activation", "none");
   if (activation != "none") return who + " already applies " + activation;
   return "";
 }
@@ -47,20 +58,20 @@ PassReport fuse_conv_activation(ir::Graph& graph, const ir::OpTable& ops) {
     if (schema != ops.end() && schema->second.post_op_activation) activations.push_back(node.get());
   }
   for (ir::Node* act : activations) {
-    std::string reason = refusal(graph, *act);
+    std::string reason = refusal(graph, ops, *act);
     if (!reason.empty()) {
       report.skipped.push_back({act->name, reason});
       continue;
     }
-    ir::Node* conv = act->inputs[0]->producer;
-    report.changed.push_back(act->name + " (" + act->op + ") into " + conv->name);
-    report.replaced.push_back({act->name, conv->name});
-    conv->attrs["activation"] = act->op;
+    ir::Node* producer = act->inputs[0]->producer;
+    report.changed.push_back(act->name + " (" + act->op + ") into " + producer->name);
+    report.replaced.push_back({act->name, producer->name});
+    producer->attrs["activation"] = act->op;
     for (const std::string& attr : ops.at(act->op).post_op_attrs) {
       auto value = act->attrs.find(attr);
-      if (value != act->attrs.end()) conv->attrs["activation_" + attr] = value->second;
+      if (value != act->attrs.end()) producer->attrs["activation_" + attr] = value->second;
     }
-    graph.replace_all_uses(act->output, conv->output);
+    graph.replace_all_uses(act->output, producer->output);
     graph.erase_node(act);
   }
   return report;

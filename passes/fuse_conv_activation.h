@@ -1,11 +1,14 @@
-// fuse_conv_activation: moves each activation into the conv2d, conv2d_add or linear before
-// it, as oneDNN eltwise post-ops.
+// fuse_conv_activation: moves each activation into the conv2d, conv2d_add, linear or
+// batchnorm before it, as oneDNN eltwise post-ops.
 //
-// Matches:    X -> A with X a conv2d, conv2d_add or linear whose "activation" is "none",
-//             and A any op whose schema says it is a post-op activation (relu, clamp,
-//             sigmoid, silu, hardswish, hardsigmoid, tanh, gelu, leaky_relu, elu).
-// Refuses:    when X's output has another user or is a graph output, or X already
-//             applies an activation.
+// Matches:    X -> A with X a conv2d, conv2d_add, linear or batchnorm whose "activation"
+//             is "none", and A any op whose schema says it is a post-op activation
+//             (relu, clamp, sigmoid, silu, hardswish, hardsigmoid, tanh, gelu,
+//             leaky_relu, elu) and that X's schema lists in takes_activations (all of
+//             them for conv2d, conv2d_add and linear; relu and leaky_relu for batchnorm,
+//             the only post-op oneDNN 2.6's batch normalization takes).
+// Refuses:    when X cannot apply A, X's output has another user or is a graph output,
+//             or X already applies an activation.
 // Guarantees: A is erased, its users read X, which now has activation = A's op and A's
 //             attributes as activation_<attr>; outputs are unchanged up to float rounding.
 #pragma once

@@ -1,5 +1,5 @@
 // Every activation with each attribute form: one list for the standalone ops'
-// tests, the post-op tests of conv2d, conv2d_add and linear, and the
+// tests, the post-op tests of conv2d, conv2d_add, linear and batchnorm, and the
 // fuse_conv_activation pass tests.
 #pragma once
 

@@ -93,6 +93,44 @@ TEST_CASE("concat after convs runs on their layouts with no reorder in between")
   CHECK_MESSAGE(count_mismatches(got, ref_concat(refs(xs), 1), 0.0, report) == 0, report);
 }
 
+TEST_CASE("concat reads inputs of mixed layouts in the largest one's, off the reference kernel") {
+  // DenseNet with --conv-algo auto: the running concat in nhwc (brgconv) and a
+  // Winograd conv's 32 new channels in nChw16c.
+  std::vector<ir::Tensor> xs = {random_tensor({2, 96, 5, 7}, 250), random_tensor({2, 32, 5, 7}, 251)};
+  const dnnl::memory::desc nhwc = layout(xs[0].shape, tag::nhwc);
+  const dnnl::memory::desc blocked = layout(xs[1].shape, tag::nChw16c);
+  for (bool largest_first : {true, false}) {
+    CAPTURE(largest_first);
+    std::vector<ir::Tensor> in = xs;
+    std::vector<dnnl::memory::desc> given = {nhwc, blocked};
+    if (!largest_first) {
+      std::swap(in[0], in[1]);
+      std::swap(given[0], given[1]);
+    }
+    KernelRun run = run_kernel("concat", {activation(in[0]), activation(in[1])}, given,
+                               {{"axis", int64_t{1}}});
+    CHECK(run.implementation.rfind("ref", 0) != 0);
+    const size_t big = largest_first ? 0 : 1;
+    CHECK(run.asked[big] == given[big]);  // the large input is not reordered
+    CHECK(run.asked[1 - big] == layout(in[1 - big].shape, tag::nhwc));
+    std::string report;
+    CHECK_MESSAGE(count_mismatches(run.y, ref_concat(refs(in), 1), 0.0, report) == 0, report);
+  }
+}
+
+TEST_CASE("concat keeps mixed layouts that a fast kernel joins as they are") {
+  // Channels in multiples of 16: oneDNN's simple concat copies nChw16c and
+  // nhwc alike, so nothing is reordered (whatever the kernel is on this CPU).
+  std::vector<ir::Tensor> xs = {random_tensor({2, 32, 5, 7}, 252), random_tensor({2, 16, 5, 7}, 253)};
+  std::vector<dnnl::memory::desc> given = {layout(xs[0].shape, tag::nChw16c),
+                                           layout(xs[1].shape, tag::nChw16c)};
+  KernelRun run = run_kernel("concat", {activation(xs[0]), activation(xs[1])}, given,
+                             {{"axis", int64_t{1}}});
+  CHECK(run.asked == given);
+  std::string report;
+  CHECK_MESSAGE(count_mismatches(run.y, ref_concat(refs(xs), 1), 0.0, report) == 0, report);
+}
+
 TEST_CASE("concat takes parameters among its inputs, in their place") {
   ir::Tensor x = random_tensor({2, 3, 4}, 240), p = random_tensor({2, 2, 4}, 241);
   ir::Tensor y = random_tensor({2, 1, 4}, 242);

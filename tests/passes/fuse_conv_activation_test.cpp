@@ -57,6 +57,26 @@ Graph producer_then(const std::string& producer, const kiln::test::ActivationCas
   return g;
 }
 
+// DenseNet's transition: concat(a [N, 3, 5, 7], b [N, 13, 5, 7]) -> batchnorm "bn"
+// (randomised statistics and affine parameters) -> activation `a` "act".
+Graph concat_batchnorm_then(const kiln::test::ActivationCase& a) {
+  Graph g;
+  Value* cat = g.add_node("cat", "concat",
+                          {g.add_input("a", {kiln::ir::kBatch, 3, 5, 7}),
+                           g.add_input("b", {kiln::ir::kBatch, 13, 5, 7})},
+                          {{"axis", int64_t{1}}})
+                   ->output;
+  Value* bn = g.add_node("bn", "batchnorm",
+                         {cat, g.add_param("bn.running_mean", random_tensor({16}, 31, -0.5, 0.5)),
+                          g.add_param("bn.running_var", random_tensor({16}, 32, 0.3, 2.0)),
+                          g.add_param("bn.weight", random_tensor({16}, 33, 0.5, 1.5)),
+                          g.add_param("bn.bias", random_tensor({16}, 34, -0.5, 0.5))})
+                  ->output;
+  g.set_outputs({g.add_node("act", a.op, {bn}, a.attrs)->output});
+  kiln::ir::infer_shapes(g, ops());
+  return g;
+}
+
 }  // namespace
 
 TEST_CASE("fuse_conv_activation turns conv2d -> relu into one conv2d with activation relu") {
@@ -142,8 +162,10 @@ TEST_CASE("fuse_conv_activation skips relus after a graph input, a pool, and a c
   PassReport r = fuse_and_compare(g, {2, 3, 8, 8});
   CHECK(r.changed == std::vector<std::string>{"relu2 (relu) into conv"});
   REQUIRE(r.skipped.size() == 3);
-  CHECK(r.skipped[0].reason == "input 'x' is a graph input, not produced by conv2d, conv2d_add or linear");
-  CHECK(r.skipped[1].reason == "input 'pool' is produced by max_pool2d, not conv2d, conv2d_add or linear");
+  CHECK(r.skipped[0].reason ==
+        "input 'x' is a graph input, not produced by conv2d, conv2d_add, linear or batchnorm");
+  CHECK(r.skipped[1].reason ==
+        "input 'pool' is produced by max_pool2d, not conv2d, conv2d_add, linear or batchnorm");
   CHECK(r.skipped[2].node == "relu3");
   CHECK(r.skipped[2].reason == "conv2d 'conv' already applies relu");
 }
@@ -227,4 +249,55 @@ TEST_CASE("fuse_conv_activation skips an activation after a linear that already 
   CHECK(r.skipped[0].node == "act2");
   CHECK(r.skipped[0].reason == "linear 'conv' already applies sigmoid");
   CHECK(g.count_op("tanh") == 1);
+}
+
+TEST_CASE("fuse_conv_activation moves relu and leaky_relu into a batchnorm after a concat") {
+  for (const kiln::test::ActivationCase& a : kiln::test::activation_cases()) {
+    if (a.op != "relu" && a.op != "leaky_relu") continue;
+    CAPTURE(kiln::test::case_name(a));
+    Graph g = concat_batchnorm_then(a);
+    const std::vector<Tensor> in = {random_tensor({2, 3, 5, 7}, 35),
+                                    random_tensor({2, 13, 5, 7}, 36)};
+    PassReport r = kiln::test::pass_and_compare(
+        g, {"fuse_conv_activation", kiln::passes::fuse_conv_activation}, in);
+    CHECK(r.changed == std::vector<std::string>{"act (" + a.op + ") into bn"});
+    CHECK(r.skipped.empty());
+    REQUIRE(g.nodes().size() == 2);
+    const Node* bn = g.nodes()[1].get();
+    CHECK(bn->op == "batchnorm");
+    CHECK(g.outputs()[0] == bn->output);
+    CHECK(bn->attrs == kiln::test::with_activation({}, a));
+
+    // Against the double reference too, not only the unfused graph.
+    using kiln::test::to_ref;
+    auto param = [&](const char* name) { return to_ref(*g.find_value(name)->data); };
+    kiln::test::RefTensor gamma = param("bn.weight"), beta = param("bn.bias");
+    kiln::test::RefTensor want = kiln::test::ref_activation(
+        a.op,
+        kiln::test::ref_batchnorm(kiln::test::ref_concat({to_ref(in[0]), to_ref(in[1])}, 1),
+                                  param("bn.running_mean"), param("bn.running_var"), &gamma,
+                                  &beta, 1e-5),
+        a.attrs);
+    std::string report;
+    CHECK_MESSAGE(
+        kiln::test::count_mismatches(kiln::engine::run_graph(g, in)[0], want, 1e-5, report) == 0,
+        report);
+  }
+}
+
+TEST_CASE("fuse_conv_activation leaves an activation other than relu after a batchnorm") {
+  for (const kiln::test::ActivationCase& a : kiln::test::activation_cases()) {
+    if (a.op == "relu" || a.op == "leaky_relu") continue;
+    CAPTURE(kiln::test::case_name(a));
+    Graph g = concat_batchnorm_then(a);
+    PassReport r = kiln::test::pass_and_compare(
+        g, {"fuse_conv_activation", kiln::passes::fuse_conv_activation},
+        {random_tensor({2, 3, 5, 7}, 37), random_tensor({2, 13, 5, 7}, 38)});
+    CHECK(r.changed.empty());
+    REQUIRE(r.skipped.size() == 1);
+    CHECK(r.skipped[0].node == "act");
+    CHECK(r.skipped[0].reason == "batchnorm 'bn' can apply only relu, leaky_relu as a post-op "
+                                 "(oneDNN's limit), not " + a.op);
+    CHECK(g.count_op(a.op) == 1);
+  }
 }
