@@ -4,6 +4,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "engine/conv_tune_cache.h"
 #include "engine/inplace_concat.h"
 #include "engine/plan_impl.h"
 #include "ir/attrs.h"
@@ -63,8 +64,9 @@ static double node_flops(const ir::Node& node) {
 class PlanBuilder {
  public:
   // `graph` is the one whose nodes will be added, to know each value's last reader.
-  PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options)
-      : plan_(plan), options_(options) {
+  PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options,
+              ops::ConvTunings* conv_tunings)
+      : plan_(plan), options_(options), conv_tunings_(conv_tunings) {
     for (const auto& node : graph.nodes()) {
       for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
     }
@@ -101,7 +103,7 @@ class PlanBuilder {
     const ops::OpDef* def = ops::registry().find(node.op);
     if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
     std::vector<const ir::Value*> activations;
-    ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo};
+    ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo, conv_tunings_};
     for (const ir::Value* in : node.inputs) {
       if (in->is_param()) continue;
       activations.push_back(in);
@@ -129,6 +131,7 @@ class PlanBuilder {
  private:
   PlanImpl& plan_;
   CompileOptions options_;
+  ops::ConvTunings* conv_tunings_;
   std::unordered_map<const ir::Value*, int> tensor_of_;
   std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;
@@ -174,9 +177,20 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
   }
   ir::infer_shapes(g, ops::registry().schemas());
 
+  // auto follows what tune stored for this CPU; tune times every layer anew
+  // (once per distinct layer) and stores the times.
+  ops::ConvTunings conv_tunings;
+  std::string cache_path, cpu;
+  if (options.conv_algo == ops::ConvAlgo::auto_ || options.conv_algo == ops::ConvAlgo::tune) {
+    cache_path = conv_tune_cache_path();
+    cpu = conv_tune_cpu_key();
+  }
+  if (options.conv_algo == ops::ConvAlgo::auto_)
+    conv_tunings = read_conv_tunings(cache_path, cpu);
+
   auto impl = std::make_unique<PlanImpl>();
   impl->batch = batch;
-  PlanBuilder builder(*impl, g, options);
+  PlanBuilder builder(*impl, g, options, &conv_tunings);
   for (const ir::Value* in : g.inputs()) {
     builder.add_input(in);
     impl->input_names.push_back(in->name);
@@ -188,6 +202,8 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
     impl->output_names.push_back(out->name);
     impl->output_shapes.push_back(out->shape);
   }
+  if (options.conv_algo == ops::ConvAlgo::tune && !conv_tunings.empty())
+    write_conv_tunings(cache_path, cpu, conv_tunings);
   if (options.inplace_concat) place_concats_in_place(*impl, builder.concats());
   plan_buffers(*impl);
   return Plan(std::move(impl));
