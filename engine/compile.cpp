@@ -1,7 +1,11 @@
 // Compiling a graph into a Plan: a kernel per node, reorders between
 // layouts, and the buffer plan (memory_plan.h).
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <thread>
 #include <unordered_map>
 
 #include "engine/conv_tune_cache.h"
@@ -149,6 +153,21 @@ class PlanBuilder {
   }
 };
 
+// tune times each conv on the threads it will run on: other work on the
+// cores preempts them (a preempted thread holds up its whole parallel region
+// for a time slice, ~4 ms) and the times measure that work instead. Says so,
+// once per process, when the 1-minute load average leaves fewer idle cores.
+static void warn_if_busy_for_tuning() {
+  static std::atomic<bool> warned{false};
+  double load = 0;
+  const double idle_cores = std::thread::hardware_concurrency() - max_threads();
+  if (getloadavg(&load, 1) != 1 || load <= idle_cores + 1 || warned.exchange(true)) return;
+  std::fprintf(stderr,
+               "kiln: conv-algo tune on a busy machine (load average %.2f, %u cores, %d threads): "
+               "its times, and the choices it stores for auto, may not hold on an idle one\n",
+               load, std::thread::hardware_concurrency(), max_threads());
+}
+
 // The buffer plan and the scratchpad every step shares.
 static void plan_buffers(PlanImpl& plan) {
   std::vector<MemoryTensor> tensors;
@@ -187,6 +206,7 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
   }
   if (options.conv_algo == ops::ConvAlgo::auto_)
     conv_tunings = read_conv_tunings(cache_path, cpu);
+  if (options.conv_algo == ops::ConvAlgo::tune) warn_if_busy_for_tuning();
 
   auto impl = std::make_unique<PlanImpl>();
   impl->batch = batch;
