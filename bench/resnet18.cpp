@@ -32,6 +32,7 @@
 #include "engine/engine.h"
 #include "engine/timing.h"
 #include "ir/error.h"
+#include "ops/common.h"
 #include "ops/conv_algo.h"
 #include "loaders/npy.h"
 #include "loaders/random.h"
@@ -153,20 +154,6 @@ double graph_flops_per_image(const ir::Graph& graph) {
     flops += 2 * out_per_image * weight_per_channel;
   }
   return flops;
-}
-
-std::string isa_name(dnnl::cpu_isa isa) {
-  switch (isa) {
-    case dnnl::cpu_isa::sse41: return "sse41";
-    case dnnl::cpu_isa::avx: return "avx";
-    case dnnl::cpu_isa::avx2: return "avx2";
-    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core: return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-    default: return "other";
-  }
 }
 
 // The 1-minute load average before the runs (after them it counts this
@@ -304,7 +291,7 @@ int run(const Options& o) {
   std::printf("model %s: %.3f GFLOP per image (conv2d + linear, 2 x multiply-adds)\n",
               o.model.c_str(), flops_per_image / 1e9);
   std::printf("threads %d, oneDNN ISA %s, %d timed runs per level after %d warm-up, interleaved\n",
-              threads, isa_name(dnnl::get_effective_cpu_isa()).c_str(), o.iters, o.warmup);
+              threads, ops::isa_name(dnnl::get_effective_cpu_isa()).c_str(), o.iters, o.warmup);
   std::printf("FMA peak on %d threads: AVX2 %.1f GFLOP/s, AVX-512 %.1f GFLOP/s\n", threads,
               peak.avx2_gflops, peak.avx512_gflops);
   std::printf("load average (1 min) before the runs: %.2f%s\n\n", load_before,
@@ -337,7 +324,7 @@ int run(const Options& o) {
                         {"threads", threads},
                         {"iters", o.iters},
                         {"warmup", o.warmup},
-                        {"onednn_isa", isa_name(dnnl::get_effective_cpu_isa())},
+                        {"onednn_isa", ops::isa_name(dnnl::get_effective_cpu_isa())},
                         {"gflop_per_image", flops_per_image / 1e9},
                         {"fma_peak_gflops",
                          {{"avx2", peak.avx2_gflops}, {"avx512", peak.avx512_gflops}}},

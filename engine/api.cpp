@@ -55,6 +55,7 @@ static ops::ConvAlgo to_ops(ConvAlgo algo) {
     case ConvAlgo::winograd: return ops::ConvAlgo::winograd;
     case ConvAlgo::kiln_winograd: return ops::ConvAlgo::kiln_winograd;
     case ConvAlgo::auto_: return ops::ConvAlgo::auto_;
+    case ConvAlgo::tune: return ops::ConvAlgo::tune;
   }
   throw Error("compile: unknown ConvAlgo value " + std::to_string(static_cast<int>(algo)));
 }
@@ -69,7 +70,7 @@ const char* conv_algo_name(ConvAlgo algo) { return ops::conv_algo_name(to_ops(al
 
 std::optional<ConvAlgo> conv_algo_from_name(const std::string& name) {
   for (ConvAlgo algo : {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::kiln_winograd,
-                        ConvAlgo::auto_}) {
+                        ConvAlgo::auto_, ConvAlgo::tune}) {
     if (name == conv_algo_name(algo)) return algo;
   }
   return std::nullopt;

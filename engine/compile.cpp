@@ -1,9 +1,14 @@
 // Compiling a graph into a Plan: a kernel per node, reorders between
 // layouts, and the buffer plan (memory_plan.h).
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
+#include <thread>
 #include <unordered_map>
 
+#include "engine/conv_tune_cache.h"
 #include "engine/inplace_concat.h"
 #include "engine/plan_impl.h"
 #include "ir/attrs.h"
@@ -63,8 +68,9 @@ static double node_flops(const ir::Node& node) {
 class PlanBuilder {
  public:
   // `graph` is the one whose nodes will be added, to know each value's last reader.
-  PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options)
-      : plan_(plan), options_(options) {
+  PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options,
+              ops::ConvTunings* conv_tunings)
+      : plan_(plan), options_(options), conv_tunings_(conv_tunings) {
     for (const auto& node : graph.nodes()) {
       for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
     }
@@ -101,7 +107,7 @@ class PlanBuilder {
     const ops::OpDef* def = ops::registry().find(node.op);
     if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
     std::vector<const ir::Value*> activations;
-    ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo};
+    ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo, conv_tunings_};
     for (const ir::Value* in : node.inputs) {
       if (in->is_param()) continue;
       activations.push_back(in);
@@ -129,6 +135,7 @@ class PlanBuilder {
  private:
   PlanImpl& plan_;
   CompileOptions options_;
+  ops::ConvTunings* conv_tunings_;
   std::unordered_map<const ir::Value*, int> tensor_of_;
   std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;
@@ -145,6 +152,21 @@ class PlanBuilder {
     return site;
   }
 };
+
+// tune times each conv on the threads it will run on: other work on the
+// cores preempts them (a preempted thread holds up its whole parallel region
+// for a time slice, ~4 ms) and the times measure that work instead. Says so,
+// once per process, when the 1-minute load average leaves fewer idle cores.
+static void warn_if_busy_for_tuning() {
+  static std::atomic<bool> warned{false};
+  double load = 0;
+  const double idle_cores = std::thread::hardware_concurrency() - max_threads();
+  if (getloadavg(&load, 1) != 1 || load <= idle_cores + 1 || warned.exchange(true)) return;
+  std::fprintf(stderr,
+               "kiln: conv-algo tune on a busy machine (load average %.2f, %u cores, %d threads): "
+               "its times, and the choices it stores for auto, may not hold on an idle one\n",
+               load, std::thread::hardware_concurrency(), max_threads());
+}
 
 // The buffer plan and the scratchpad every step shares.
 static void plan_buffers(PlanImpl& plan) {
@@ -174,9 +196,21 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
   }
   ir::infer_shapes(g, ops::registry().schemas());
 
+  // auto follows what tune stored for this CPU; tune times every layer anew
+  // (once per distinct layer) and stores the times.
+  ops::ConvTunings conv_tunings;
+  std::string cache_path, cpu;
+  if (options.conv_algo == ops::ConvAlgo::auto_ || options.conv_algo == ops::ConvAlgo::tune) {
+    cache_path = conv_tune_cache_path();
+    cpu = conv_tune_cpu_key();
+  }
+  if (options.conv_algo == ops::ConvAlgo::auto_)
+    conv_tunings = read_conv_tunings(cache_path, cpu);
+  if (options.conv_algo == ops::ConvAlgo::tune) warn_if_busy_for_tuning();
+
   auto impl = std::make_unique<PlanImpl>();
   impl->batch = batch;
-  PlanBuilder builder(*impl, g, options);
+  PlanBuilder builder(*impl, g, options, &conv_tunings);
   for (const ir::Value* in : g.inputs()) {
     builder.add_input(in);
     impl->input_names.push_back(in->name);
@@ -188,6 +222,8 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
     impl->output_names.push_back(out->name);
     impl->output_shapes.push_back(out->shape);
   }
+  if (options.conv_algo == ops::ConvAlgo::tune && !conv_tunings.empty())
+    write_conv_tunings(cache_path, cpu, conv_tunings);
   if (options.inplace_concat) place_concats_in_place(*impl, builder.concats());
   plan_buffers(*impl);
   return Plan(std::move(impl));

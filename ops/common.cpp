@@ -143,6 +143,20 @@ void pack_param(Constants& constants, int arg, const ir::Tensor& tensor, const m
   constants.storage.push_back(std::move(storage));
 }
 
+std::string isa_name(dnnl::cpu_isa isa) {
+  switch (isa) {
+    case dnnl::cpu_isa::sse41: return "sse41";
+    case dnnl::cpu_isa::avx: return "avx";
+    case dnnl::cpu_isa::avx2: return "avx2";
+    case dnnl::cpu_isa::avx2_vnni: return "avx2_vnni";
+    case dnnl::cpu_isa::avx512_core: return "avx512_core";
+    case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
+    default: return "isa " + std::to_string(static_cast<int>(isa));
+  }
+}
+
 void throw_dnnl_error(const ir::Node& node, const dnnl::error& e) {
   throw Error(node.where(), std::string("oneDNN: ") + e.what());
 }

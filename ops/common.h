@@ -59,6 +59,9 @@ dnnl::primitive_attr make_attr(const dnnl::post_ops& post_ops = dnnl::post_ops()
 void pack_param(Constants& constants, int arg, const ir::Tensor& tensor,
                 const dnnl::memory::desc& desc, const ir::Shape& logical_shape = {});
 
+// oneDNN's name of an ISA, e.g. "avx512_core" for dnnl::get_effective_cpu_isa().
+std::string isa_name(dnnl::cpu_isa isa);
+
 // Runs `build` and turns a oneDNN failure into a kiln::Error naming the node.
 template <class F>
 auto with_node(const ir::Node& node, F&& build) -> decltype(build());

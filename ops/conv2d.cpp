@@ -34,6 +34,7 @@
 #include "ir/error.h"
 #include "ops/activation.h"
 #include "ops/common.h"
+#include "ops/conv_tune.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
@@ -219,6 +220,15 @@ std::unique_ptr<Kernel> compile_conv2d_choice(const ir::Node& node, const ConvCh
   return kernel;
 }
 
+std::unique_ptr<Kernel> compile_conv(const ir::Node& node, const CompileContext& ctx,
+                                     const dnnl::post_ops& post_ops, bool epilogue_fits,
+                                     WinogradEpilogue epilogue) {
+  if (ctx.conv_algo == ConvAlgo::tune)
+    return compile_conv_tuned(node, ctx, post_ops, epilogue_fits, epilogue);
+  return compile_conv2d_choice(node, choose_conv_algo(node, ctx, post_ops, epilogue_fits),
+                               epilogue);
+}
+
 dnnl::post_ops activation_post_ops(const ir::Node& node) {
   dnnl::post_ops post_ops;
   append_activation(post_ops, post_op_activation_steps(node));
@@ -231,8 +241,7 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   epilogue.relu = read_attrs(node).activation == "relu";
   // Kiln's Winograd epilogue does relu only: another activation runs oneDNN's.
   const bool epilogue_fits = epilogue.relu || read_attrs(node).activation == "none";
-  return compile_conv2d_choice(node, choose_conv_algo(node, ctx, post_ops, epilogue_fits),
-                               epilogue);
+  return compile_conv(node, ctx, post_ops, epilogue_fits, epilogue);
 }
 
 void register_conv2d(Registry& r) {

@@ -46,4 +46,11 @@ Constants pack_conv2d_params(const ir::Node& node,
 std::unique_ptr<Kernel> compile_conv2d_choice(const ir::Node& node, const ConvChoice& choice,
                                               WinogradEpilogue epilogue);
 
+// The kernel ctx.conv_algo gives such a node: choose_conv_algo's choice, or
+// under `tune` the fastest candidate as timed (ops/conv_tune.h).
+// `epilogue_fits`: as choose_conv_algo's.
+std::unique_ptr<Kernel> compile_conv(const ir::Node& node, const CompileContext& ctx,
+                                     const dnnl::post_ops& post_ops, bool epilogue_fits,
+                                     WinogradEpilogue epilogue);
+
 }  // namespace kiln::ops

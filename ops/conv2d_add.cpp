@@ -92,8 +92,7 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
   epilogue.relu = activation == "relu";
   // Kiln's Winograd epilogue does relu only: another activation runs oneDNN's.
   const bool epilogue_fits = activation == "relu" || activation == "none";
-  return compile_conv2d_choice(conv, choose_conv_algo(conv, ctx, post_ops, epilogue_fits),
-                               epilogue);
+  return compile_conv(conv, ctx, post_ops, epilogue_fits, epilogue);
 }
 
 void register_conv2d_add(Registry& r) {

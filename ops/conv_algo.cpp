@@ -1,9 +1,11 @@
 #include "ops/conv_algo.h"
 
+#include <cstdio>
+
 namespace kiln::ops {
 
 static constexpr ConvAlgo kAll[] = {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::kiln_winograd,
-                                    ConvAlgo::auto_};
+                                    ConvAlgo::auto_, ConvAlgo::tune};
 
 const char* conv_algo_name(ConvAlgo algo) {
   switch (algo) {
@@ -11,6 +13,7 @@ const char* conv_algo_name(ConvAlgo algo) {
     case ConvAlgo::winograd: return "winograd";
     case ConvAlgo::kiln_winograd: return "kiln-winograd";
     case ConvAlgo::auto_: return "auto";
+    case ConvAlgo::tune: return "tune";
   }
   return "?";
 }
@@ -30,6 +33,41 @@ std::string conv_algo_names() {
     names += conv_algo_name(kAll[i]);
   }
   return names;
+}
+
+const char* conv_kernel_name(ConvKernel kernel) {
+  switch (kernel) {
+    case ConvKernel::direct: return "direct";
+    case ConvKernel::onednn_winograd: return "onednn winograd";
+    case ConvKernel::kiln_winograd: return "kiln winograd";
+  }
+  return "?";
+}
+
+std::optional<ConvKernel> conv_kernel_from_name(const std::string& name) {
+  for (ConvKernel k :
+       {ConvKernel::direct, ConvKernel::onednn_winograd, ConvKernel::kiln_winograd}) {
+    if (name == conv_kernel_name(k)) return k;
+  }
+  return std::nullopt;
+}
+
+ConvKernel ConvTuning::fastest() const {
+  const Time* best = nullptr;
+  for (const Time& t : times) {
+    if (!best || t.ms < best->ms) best = &t;
+  }
+  return best ? best->kernel : ConvKernel::direct;
+}
+
+std::string ConvTuning::str() const {
+  std::string s;
+  for (const Time& t : times) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, " %.3g ms", t.ms);
+    s += (s.empty() ? "" : ", ") + std::string(conv_kernel_name(t.kernel)) + ms;
+  }
+  return s;
 }
 
 }  // namespace kiln::ops

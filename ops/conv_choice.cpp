@@ -6,17 +6,23 @@
 //   winograd       oneDNN's where it has one for the node (AVX-512, and
 //                  post-ops it supports), else Kiln's, else direct
 //   kiln_winograd  Kiln's, else direct
-//   auto           by the rules below, measured on ResNet18's layers
+//   auto           as `tune` timed the layer on this CPU, if it did and that
+//                  kernel still runs it; else by the rules below, measured on
+//                  ResNet18's layers
+//   tune           not here: conv_candidates() lists the kernels, and
+//                  compile_conv_tuned (ops/conv_tune.h) times them
 // Kiln's kernel runs where the CPU has AVX2 (vector width 8) or AVX-512 (16),
 // both channel counts are multiples of that width, the activation is none or
 // relu, and oneDNN's direct convolution would use a layout it reads.
 #include "ops/conv_choice.h"
 
+#include <optional>
 #include <vector>
 
 #include "ir/attrs.h"
 #include "ops/common.h"
 #include "ops/conv2d.h"
+#include "ops/conv_tune.h"
 #include "ops/winograd.h"
 
 namespace kiln::ops {
@@ -114,13 +120,26 @@ class Chooser {
         if (kiln_winograd()) return choice(ConvKernel::kiln_winograd, "3x3 stride 1");
         return direct(kiln_refusal_);
       case ConvAlgo::auto_:
+      case ConvAlgo::tune:  // compile_conv_tuned asks conv_candidates(); auto's rules otherwise
         return choose_auto();
     }
     return direct("conv algorithm direct");
   }
 
+  std::vector<ConvChoice> candidates() {
+    const std::string shape = not_winograd_shape(node_);
+    if (!shape.empty()) return {direct(shape)};
+    std::vector<ConvChoice> out;
+    if (onednn_winograd()) out.push_back(choice(ConvKernel::onednn_winograd, "3x3 stride 1"));
+    if (kiln_winograd()) out.push_back(choice(ConvKernel::kiln_winograd, "3x3 stride 1"));
+    if (out.empty()) return {direct(kiln_refusal_ + ", and oneDNN has no Winograd for it")};
+    out.insert(out.begin(), direct("3x3 stride 1"));
+    return out;
+  }
+
  private:
   ConvChoice choose_auto() {
+    if (std::optional<ConvChoice> tuned = choose_tuned()) return *tuned;
     const std::string sizes = std::to_string(C_) + " -> " + std::to_string(OC_) + " channels, " +
                               std::to_string(tiles_) + " tiles";
     if (kiln_winograd_beats_onednn(C_, OC_, tiles_) && kiln_winograd())
@@ -135,6 +154,26 @@ class Chooser {
       return choice(ConvKernel::kiln_winograd,
                     "auto: " + sizes + ", oneDNN has no Winograd for it on this CPU");
     return direct(kiln_refusal_);
+  }
+
+  // The kernel `tune` found fastest for this layer on this CPU, if it timed
+  // the layer and that kernel still runs it.
+  std::optional<ConvChoice> choose_tuned() {
+    if (!ctx_.conv_tunings) return std::nullopt;
+    auto it = ctx_.conv_tunings->find(conv_signature(node_, post_ops_));
+    if (it == ctx_.conv_tunings->end()) return std::nullopt;
+    const std::string why = "auto: tuned on this CPU, " + it->second.str();
+    switch (it->second.fastest()) {
+      case ConvKernel::direct:
+        return direct(why);
+      case ConvKernel::onednn_winograd:
+        if (onednn_winograd()) return choice(ConvKernel::onednn_winograd, why);
+        break;
+      case ConvKernel::kiln_winograd:
+        if (kiln_winograd()) return choice(ConvKernel::kiln_winograd, why);
+        break;
+    }
+    return std::nullopt;
   }
 
   // Whether oneDNN has a Winograd kernel for the node with its post-ops; if
@@ -172,8 +211,7 @@ class Chooser {
   }
 
   ConvChoice choice(ConvKernel kernel, const std::string& why) {
-    const char* name = kernel == ConvKernel::kiln_winograd ? "kiln winograd" : "onednn winograd";
-    return {kernel, std::string(name) + ": " + why, pd_};
+    return {kernel, std::string(conv_kernel_name(kernel)) + ": " + why, pd_};
   }
 
   ConvChoice direct(const std::string& why) {
@@ -203,6 +241,11 @@ class Chooser {
 ConvChoice choose_conv_algo(const ir::Node& conv_node, const CompileContext& ctx,
                             const dnnl::post_ops& post_ops, bool epilogue_fits) {
   return Chooser(conv_node, ctx, post_ops, epilogue_fits).choose();
+}
+
+std::vector<ConvChoice> conv_candidates(const ir::Node& conv_node, const CompileContext& ctx,
+                                        const dnnl::post_ops& post_ops, bool epilogue_fits) {
+  return Chooser(conv_node, ctx, post_ops, epilogue_fits).candidates();
 }
 
 }  // namespace kiln::ops

@@ -1,13 +1,15 @@
 // The one place that decides how a convolution node (conv2d, conv2d_add) is
 // computed: oneDNN's direct kernel, oneDNN's Winograd or Kiln's own Winograd
 // (ops/winograd.h), from CompileContext::conv_algo, the node's shape and
-// what this CPU has. It returns the choice with its reason, and the oneDNN
+// what this CPU has (for `auto`, also what `tune` measured on it:
+// CompileContext::conv_tunings). It returns the choice with its reason, and the oneDNN
 // primitive descriptor the kernel is then built from, so each conv builds
 // one descriptor (a probe for oneDNN's Winograd that finds none builds
 // nothing).
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -15,12 +17,6 @@
 #include "ops/kernel.h"
 
 namespace kiln::ops {
-
-enum class ConvKernel {
-  direct,           // oneDNN's convolution_direct
-  onednn_winograd,  // oneDNN's convolution_winograd (AVX-512 only in oneDNN 2.6)
-  kiln_winograd,    // Kiln's own F(4x4, 3x3), ops/winograd.h
-};
 
 struct ConvChoice {
   ConvKernel kernel = ConvKernel::direct;
@@ -40,5 +36,11 @@ struct ConvChoice {
 // if oneDNN cannot build even the direct convolution.
 ConvChoice choose_conv_algo(const ir::Node& conv_node, const CompileContext& ctx,
                             const dnnl::post_ops& post_ops, bool epilogue_fits);
+
+// Every kernel that can run the node, for `tune` to time: direct first, then
+// oneDNN's Winograd and Kiln's where they run it (the arguments as above).
+// Where direct is the only one, its reason says why the others are not.
+std::vector<ConvChoice> conv_candidates(const ir::Node& conv_node, const CompileContext& ctx,
+                                        const dnnl::post_ops& post_ops, bool epilogue_fits);
 
 }  // namespace kiln::ops

@@ -43,6 +43,10 @@ struct CompileContext {
   std::vector<bool> last_use;
   // Which convolution algorithm conv2d and conv2d_add use (ops/conv_choice.h).
   ConvAlgo conv_algo = ConvAlgo::direct;
+  // The conv layers timed on this CPU, by conv_signature() (ops/conv_tune.h):
+  // `auto` follows them where they have the layer; `tune` reuses a layer
+  // timed earlier in the same compile and adds those it times. Null: none.
+  ConvTunings* conv_tunings = nullptr;
 };
 
 class Kernel {

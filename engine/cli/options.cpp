@@ -21,8 +21,12 @@ options:
   --conv-algo A    convolution algorithm: direct (default), winograd (Winograd
                    for every 3x3 stride-1 conv: oneDNN's where the CPU has it,
                    Kiln's own elsewhere; direct for the rest), kiln-winograd
-                   (Kiln's own even where oneDNN has one), auto (per layer,
-                   whichever measured fastest)
+                   (Kiln's own even where oneDNN has one), auto (per layer:
+                   as tune timed it on this CPU if it did, else by rules
+                   measured on a Zen 4), tune (per layer, time each kernel
+                   now and keep the fastest; the times go to conv-tune.json
+                   in $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else
+                   ~/.cache/kiln, for auto)
   --input X.npy    input tensor, float32 C order; once per model input.
                    Default: a seeded random input of the model's shape
   --output Y.npy   write the output (once per model output, in order)

@@ -61,14 +61,20 @@ enum class ConvAlgo {
                   // has one (AVX-512), Kiln's own F(4x4, 3x3) elsewhere
   kiln_winograd,  // Kiln's own Winograd wherever it applies, even where oneDNN has one
   // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
-  auto_,          // per layer, whichever measured faster for its shape on this kind of CPU
+  auto_,          // per layer: as `tune` timed it on this CPU if it did (the cache
+                  // below), else whichever measured faster for its shape on a Zen 4
+  tune,           // per layer, the fastest kernel as timed at compile time on the
+                  // layer's shapes and the threads set now; the times are kept in
+                  // conv-tune.json in $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln,
+                  // else $HOME/.cache/kiln, per CPU, for `auto` to follow. A cache
+                  // that cannot be read or written warns once on stderr, never throws
 };
 
 // The names engine-run's --conv-algo takes: "direct", "winograd",
-// "kiln-winograd", "auto"; conv_algo_names() lists them for messages.
+// "kiln-winograd", "auto", "tune"; conv_algo_names() lists them for messages.
 const char* conv_algo_name(ConvAlgo algo);
 std::optional<ConvAlgo> conv_algo_from_name(const std::string& name);
-std::string conv_algo_names();  // "direct, winograd, kiln-winograd or auto"
+std::string conv_algo_names();  // "direct, winograd, kiln-winograd, auto or tune"
 
 struct CompileOptions {
   ConvAlgo conv_algo = ConvAlgo::direct;

@@ -120,7 +120,8 @@ TEST_CASE("conv2d_add does not overwrite x when x is also the residual, at every
   for (float& v : ht.data) v = std::max(v, 0.f);
   RefTensor want = reference(c, g, ht, ht);
   for (ops::ConvAlgo algo : {ops::ConvAlgo::direct, ops::ConvAlgo::winograd,
-                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
+                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_,
+                             ops::ConvAlgo::tune}) {
     INFO(ops::conv_algo_name(algo));
     engine::Plan plan = engine::compile(g, 2, {algo});
     CHECK(inplace_of(plan) == -1);

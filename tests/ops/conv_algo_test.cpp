@@ -79,7 +79,8 @@ TEST_CASE("a 3x3 stride-1 conv gives the reference's result with every conv algo
   RefTensor want = reference(g, x, 1);
   const bool winograd_runs = !skip_without_avx2("Kiln's Winograd kernel");  // the results are checked either way
   for (ops::ConvAlgo algo : {ops::ConvAlgo::direct, ops::ConvAlgo::winograd,
-                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
+                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_,
+                             ops::ConvAlgo::tune}) {
     ir::Tensor y;
     std::string impl = conv_impl(g, x, algo, &y);
     INFO(impl);

@@ -5,6 +5,7 @@
 // run on an AVX-512 machine.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "ops/common.h"
 #include "ops/conv2d.h"
 #include "ops/conv_choice.h"
+#include "ops/conv_tune.h"
 #include "ops/registry.h"
 #include "ops/winograd.h"
 #include "tests/isa.h"
@@ -28,9 +30,8 @@ struct ConvShape {
   int64_t groups = 1;
 };
 
-// The choice for y = relu(conv2d(x)) of that shape, padding 1, under `algo`.
-ops::ConvChoice choose(const ConvShape& s, ops::ConvAlgo algo, bool epilogue_fits = true) {
-  ir::Graph g;
+// y = relu(conv2d(x)) of that shape, padding 1, in `g`.
+ir::Node* add_conv(ir::Graph& g, const ConvShape& s) {
   ir::Value* x = g.add_input("x", {s.n, s.c, s.hw, s.hw});
   ir::Node* conv = g.add_node(
       "conv", "conv2d", {x, g.add_param("w", random_tensor({s.oc, s.c / s.groups, s.k, s.k}, 1))},
@@ -38,8 +39,32 @@ ops::ConvChoice choose(const ConvShape& s, ops::ConvAlgo algo, bool epilogue_fit
        {"groups", s.groups}, {"activation", std::string("relu")}});
   g.set_outputs({conv->output});
   ir::infer_shapes(g, ops::registry().schemas());
-  ops::CompileContext ctx{ops::cpu_engine(), {}, {}, algo};
-  return ops::choose_conv_algo(*conv, ctx, ops::activation_post_ops(*conv), epilogue_fits);
+  return conv;
+}
+
+// The choice for that conv under `algo`; with `tuned`, CompileContext::conv_tunings
+// holds it for the conv's signature (as `tune` would have stored it).
+ops::ConvChoice choose(const ConvShape& s, ops::ConvAlgo algo, bool epilogue_fits = true,
+                       const ops::ConvTuning* tuned = nullptr) {
+  ir::Graph g;
+  const ir::Node* conv = add_conv(g, s);
+  const dnnl::post_ops post_ops = ops::activation_post_ops(*conv);
+  ops::ConvTunings tunings;
+  if (tuned) tunings[ops::conv_signature(*conv, post_ops)] = *tuned;
+  ops::CompileContext ctx{ops::cpu_engine(), {}, {}, algo, &tunings};
+  return ops::choose_conv_algo(*conv, ctx, post_ops, epilogue_fits);
+}
+
+// The kernels conv_candidates() lists for that conv.
+std::vector<ops::ConvKernel> candidates(const ConvShape& s) {
+  ir::Graph g;
+  const ir::Node* conv = add_conv(g, s);
+  ops::CompileContext ctx{ops::cpu_engine(), {}, {}, ops::ConvAlgo::tune};
+  std::vector<ops::ConvKernel> kernels;
+  for (const ops::ConvChoice& c :
+       ops::conv_candidates(*conv, ctx, ops::activation_post_ops(*conv), true))
+    kernels.push_back(c.kernel);
+  return kernels;
 }
 
 // The reason, after checking the descriptor fits the kernel: oneDNN's
@@ -139,4 +164,41 @@ TEST_CASE("choose_conv_algo on AVX2 alone takes Kiln's Winograd for winograd and
         "direct: auto: 64 -> 64 channels, 1 tiles (Winograd from 32 channels and 8 tiles)");
   CHECK(reason(choose({1, 20, 40, 14, 3}, ops::ConvAlgo::winograd)) ==
         "direct: 20 -> 40 channels, Kiln's Winograd needs multiples of 8");
+}
+
+TEST_CASE("conv_candidates lists direct, then each Winograd kernel that runs the conv") {
+  using K = ops::ConvKernel;
+  CHECK(candidates({1, 64, 64, 14, 1}) == std::vector<K>{K::direct});
+  ConvShape strided = k64;
+  strided.stride = {2, 2};
+  CHECK(candidates(strided) == std::vector<K>{K::direct});
+  const std::vector<K> odd = candidates({1, 20, 40, 14, 3});  // Kiln's needs multiples of 8 or 16
+  REQUIRE_FALSE(odd.empty());
+  CHECK(odd.front() == K::direct);
+  CHECK(std::count(odd.begin(), odd.end(), K::kiln_winograd) == 0);
+  std::vector<K> all = {K::direct};
+  if (has_avx512()) all.push_back(K::onednn_winograd);
+  if (has_avx2()) all.push_back(K::kiln_winograd);
+  CHECK(candidates(k64) == all);
+}
+
+TEST_CASE("choose_conv_algo under auto follows the times tune stored for the layer") {
+  ops::ConvTuning direct_fastest;
+  direct_fastest.times = {{ops::ConvKernel::direct, 0.1}, {ops::ConvKernel::kiln_winograd, 0.25}};
+  CHECK(reason(choose(k64, ops::ConvAlgo::auto_, true, &direct_fastest)) ==
+        "direct: auto: tuned on this CPU, direct 0.1 ms, kiln winograd 0.25 ms");
+  // Not for the other algorithms.
+  CHECK(reason(choose(k64, ops::ConvAlgo::winograd, true, &direct_fastest)) !=
+        reason(choose(k64, ops::ConvAlgo::auto_, true, &direct_fastest)));
+
+  if (skip_without_avx2("Kiln's Winograd kernel")) return;
+  ops::ConvTuning kiln_fastest;
+  kiln_fastest.times = {{ops::ConvKernel::direct, 0.5}, {ops::ConvKernel::kiln_winograd, 0.25}};
+  const ops::ConvChoice c = choose(k64, ops::ConvAlgo::auto_, true, &kiln_fastest);
+  CHECK(c.kernel == ops::ConvKernel::kiln_winograd);
+  CHECK(reason(c) == "kiln winograd: auto: tuned on this CPU, direct 0.5 ms, kiln winograd 0.25 ms");
+  // A stored kernel that does not run the conv now (Kiln's epilogue does relu
+  // only): auto's rules decide.
+  CHECK(reason(choose(k64, ops::ConvAlgo::auto_, false, &kiln_fastest)).find("tuned") ==
+        std::string::npos);
 }

@@ -149,7 +149,8 @@ TEST_CASE("kiln_winograd leaves a conv with an activation other than relu to one
   // Kiln's epilogue applies relu only: the conv must run on oneDNN, with its post-ops.
   const ir::Attrs attrs = {{"padding", std::vector<int64_t>{1, 1}},
                            {"activation", std::string("hardswish")}};
-  for (ops::ConvAlgo algo : {ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
+  for (ops::ConvAlgo algo :
+       {ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_, ops::ConvAlgo::tune}) {
     ir::Graph g = conv_graph({2, 64, 13, 17}, {64, 64, 3, 3}, true, attrs, 900);
     ir::Tensor x = random_tensor({2, 64, 13, 17}, 901);
     engine::Plan plan = engine::compile(g, 2, {algo});
@@ -246,7 +247,8 @@ TEST_CASE("every conv algorithm gives the reference's result on a kiln_winograd 
   ir::Tensor x = random_tensor({c.n, c.c, c.h, c.w}, 43);
   RefTensor want = conv_reference(g, x, {1, 1}, {c.pad, c.pad}, 1, c.relu);
   for (ops::ConvAlgo algo : {ops::ConvAlgo::direct, ops::ConvAlgo::winograd,
-                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_}) {
+                             ops::ConvAlgo::kiln_winograd, ops::ConvAlgo::auto_,
+                             ops::ConvAlgo::tune}) {
     engine::Plan plan = engine::compile(g, c.n, {algo});
     std::string impl = impl_of(plan, "conv2d");
     INFO(impl);
