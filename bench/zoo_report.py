@@ -9,6 +9,7 @@ only "error" when the engine did not run; Kiln's run of ONNX Runtime's own .onnx
 import json
 import math
 import os
+import shutil
 
 from zoo_table import splice
 
@@ -235,7 +236,15 @@ def write(results, meta, out, readme):
     with open(os.path.join(out, "zoo.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
     if readme:
-        chart = os.path.relpath(png, os.path.dirname(os.path.abspath(readme))) if has_chart else None
+        # bench/results/ is not committed: the README's chart and the figures
+        # behind it go to docs/perf/ beside it, as the ResNet18 chart does.
+        perf = os.path.join(os.path.dirname(os.path.abspath(readme)), "docs", "perf")
+        os.makedirs(perf, exist_ok=True)
+        shutil.copyfile(os.path.join(out, "zoo.json"), os.path.join(perf, "zoo.json"))
+        chart = None
+        if has_chart:
+            shutil.copyfile(png, os.path.join(perf, "zoo.png"))
+            chart = os.path.join("docs", "perf", "zoo.png")
         with open(readme) as f:
             old = f.read()
         with open(readme, "w") as f:
