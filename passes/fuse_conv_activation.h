@@ -8,7 +8,9 @@
 //             them for conv2d, conv2d_add and linear; relu and leaky_relu for batchnorm,
 //             the only post-op oneDNN 2.6's batch normalization takes).
 // Refuses:    when X cannot apply A, X's output has another user or is a graph output,
-//             or X already applies an activation.
+//             X already applies an activation, or X is a depthwise conv2d (groups > 1,
+//             one input channel each) and A is silu, sigmoid or gelu, which run
+//             faster as their own step there (measured: fuse_conv_activation.cpp).
 // Guarantees: A is erased, its users read X, which now has activation = A's op and A's
 //             attributes as activation_<attr>; outputs are unchanged up to float rounding.
 #pragma once

@@ -301,3 +301,34 @@ TEST_CASE("fuse_conv_activation leaves an activation other than relu after a bat
     CHECK(g.count_op(a.op) == 1);
   }
 }
+
+TEST_CASE("fuse_conv_activation leaves silu, sigmoid and gelu after a depthwise conv, fuses the rest") {
+  for (const kiln::test::ActivationCase& a : kiln::test::activation_cases()) {
+    CAPTURE(kiln::test::case_name(a));
+    Graph g;
+    Value* x = g.add_input("x", {kiln::ir::kBatch, 6, 5, 7});
+    Value* w = g.add_param("dw.weight", random_tensor({6, 1, 3, 3}, 41, -0.5, 0.5));
+    Value* b = g.add_param("dw.bias", random_tensor({6}, 42, -0.3, 0.3));
+    Value* y = g.add_node("dw", "conv2d", {x, w, b},
+                          {{"padding", std::vector<int64_t>{1, 1}}, {"groups", int64_t{6}}})
+                   ->output;
+    g.set_outputs({g.add_node("act", a.op, {y}, a.attrs)->output});
+    kiln::ir::infer_shapes(g, ops());
+    PassReport r = fuse_and_compare(g, {2, 6, 5, 7}, std::max(a.rtol, 1e-5));
+    const bool apart = a.op == "silu" || a.op == "sigmoid" || a.op == "gelu";
+    if (apart) {
+      CHECK(r.changed.empty());
+      REQUIRE(r.skipped.size() == 1);
+      CHECK(r.skipped[0].reason == "conv2d 'dw' is depthwise: " + a.op +
+                                       " runs faster as its own step than as a post-op of "
+                                       "oneDNN's depthwise kernels");
+      CHECK(g.count_op(a.op) == 1);
+    } else {
+      CHECK(r.changed.size() == 1);
+      CHECK(g.count_op(a.op) == 0);
+    }
+  }
+  // An ordinary conv: silu fuses.
+  Graph g = producer_then("conv2d", {"silu", {}, 1e-5});
+  CHECK(fuse_and_compare(g, {2, 6, 5, 7}, 1e-5).changed.size() == 1);
+}
