@@ -22,23 +22,14 @@ import statistics
 import subprocess
 import sys
 
+from compare_pytorch import cpu_name
+
 TIME = re.compile(r"^time\s+median ([0-9.]+) ms", re.M)
 
 
 def fail(message):
     print(f"ab.py: error: {message}", file=sys.stderr)
     sys.exit(1)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def median_ms(engine_run, extra, model, batch, args):
