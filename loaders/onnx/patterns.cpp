@@ -46,6 +46,23 @@ struct Finder {
     *index = p->second;
     return &n;
   }
+  // Indexes every node's readers, then tries `matcher.match(i)` from each
+  // node i of op `anchor` (in the default domain), in graph order.
+  template <class Match, class Matcher>
+  std::vector<Match> find_from(const char* anchor, const Matcher& matcher) {
+    std::vector<size_t> anchors;
+    for (int i = 0; i < g.node_size(); ++i) {
+      const ::onnx::NodeProto& n = g.node(i);
+      for (const std::string& in : n.input()) reader_nodes[in].push_back(static_cast<size_t>(i));
+      if (n.op_type() == anchor && n.domain().empty()) anchors.push_back(static_cast<size_t>(i));
+    }
+    std::vector<Match> found;
+    for (size_t a : anchors) {
+      if (std::optional<Match> m = matcher.match(a)) found.push_back(*m);
+    }
+    return found;
+  }
+
   // The input of a two-input node other than `value`.
   static const std::string& other(const ::onnx::NodeProto& n, const std::string& value) {
     return n.input(0) == value ? n.input(1) : n.input(0);
@@ -171,17 +188,7 @@ std::vector<LayerNormMatch> find_layer_norms(
     const std::unordered_map<std::string, size_t>& readers, const ScalarLookup& scalar,
     const std::function<bool(const std::string&)>& is_constant) {
   LayerNormFinder f{{graph, producer, readers, scalar, {}}, is_constant};
-  std::vector<size_t> sqrts;
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const ::onnx::NodeProto& n = graph.node(i);
-    for (const std::string& in : n.input()) f.reader_nodes[in].push_back(static_cast<size_t>(i));
-    if (n.op_type() == "Sqrt" && n.domain().empty()) sqrts.push_back(static_cast<size_t>(i));
-  }
-  std::vector<LayerNormMatch> found;
-  for (size_t s : sqrts) {
-    if (std::optional<LayerNormMatch> m = f.match(s)) found.push_back(*m);
-  }
-  return found;
+  return f.find_from<LayerNormMatch>("Sqrt", f);
 }
 
 std::optional<float> constant_node_scalar(const ::onnx::NodeProto& node) {
@@ -208,17 +215,7 @@ std::vector<GeluMatch> find_gelus(const ::onnx::GraphProto& graph,
                                   const std::unordered_map<std::string, size_t>& readers,
                                   const ScalarLookup& scalar) {
   Finder f{graph, producer, readers, scalar, {}};
-  std::vector<size_t> erfs;
-  for (int i = 0; i < graph.node_size(); ++i) {
-    const ::onnx::NodeProto& n = graph.node(i);
-    for (const std::string& in : n.input()) f.reader_nodes[in].push_back(static_cast<size_t>(i));
-    if (n.op_type() == "Erf" && n.domain().empty()) erfs.push_back(static_cast<size_t>(i));
-  }
-  std::vector<GeluMatch> found;
-  for (size_t e : erfs) {
-    if (std::optional<GeluMatch> m = f.match(e)) found.push_back(*m);
-  }
-  return found;
+  return f.find_from<GeluMatch>("Erf", f);
 }
 
 }  // namespace kiln::loaders::from_onnx
