@@ -16,6 +16,7 @@
 // relu, and oneDNN's direct convolution would use a layout it reads.
 #include "ops/conv_choice.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -36,9 +37,8 @@ std::string pair_str(const std::vector<int64_t>& v) {
   return v[0] == v[1] ? std::to_string(v[0]) : std::to_string(v[0]) + "x" + std::to_string(v[1]);
 }
 
-// Why Winograd does not compute this conv, or "" if it does.
-std::string not_winograd_shape(const ir::Node& node) {
-  const ir::Shape& w = node.inputs[1]->shape;
+// Why Winograd does not compute this conv with weight shape `w`, or "" if it does.
+std::string not_winograd_shape(const ir::Node& node, const ir::Shape& w) {
   const std::vector<int64_t> one = {1, 1};
   const std::vector<int64_t> stride = ir::attr_ints(node, "stride", one);
   const std::vector<int64_t> dilation = ir::attr_ints(node, "dilation", one);
@@ -48,6 +48,14 @@ std::string not_winograd_shape(const ir::Node& node) {
   if (dilation != one) return "dilation " + pair_str(dilation);
   if (groups != 1) return std::to_string(groups) + " groups";
   return "";
+}
+
+// Whether `node` is a conv Winograd could compute: conv2d, or conv2d_add,
+// whose weight follows the residual.
+bool winograd_conv(const ir::Node& node) {
+  if (node.op == "conv2d") return not_winograd_shape(node, node.inputs[1]->shape).empty();
+  if (node.op == "conv2d_add") return not_winograd_shape(node, node.inputs[2]->shape).empty();
+  return false;
 }
 
 // ConvAlgo::auto_'s rule for oneDNN's Winograd (F(2x2, 3x3) or F(4x4,
@@ -105,7 +113,7 @@ class Chooser {
 
   ConvChoice choose() {
     if (ctx_.conv_algo == ConvAlgo::direct) return direct("conv algorithm direct");
-    const std::string shape = not_winograd_shape(node_);
+    const std::string shape = not_winograd_shape(node_, node_.inputs[1]->shape);
     if (!shape.empty()) return direct(shape);
     switch (ctx_.conv_algo) {
       case ConvAlgo::direct:
@@ -127,7 +135,7 @@ class Chooser {
   }
 
   std::vector<ConvChoice> candidates() {
-    const std::string shape = not_winograd_shape(node_);
+    const std::string shape = not_winograd_shape(node_, node_.inputs[1]->shape);
     if (!shape.empty()) return {direct(shape)};
     std::vector<ConvChoice> out;
     if (onednn_winograd()) out.push_back(choice(ConvKernel::onednn_winograd, "3x3 stride 1"));
@@ -145,15 +153,36 @@ class Chooser {
     if (kiln_winograd_beats_onednn(C_, OC_, tiles_) && kiln_winograd())
       return choice(ConvKernel::kiln_winograd,
                     "auto: " + sizes + " (Kiln's from 128 channels and 32 tiles)");
-    if (onednn_winograd_pays(C_, OC_) && onednn_winograd())
+    if (onednn_winograd_pays(C_, OC_) && onednn_winograd()) {
+      if (tiles_ >= 32 && alone_in_onednn_winograd_layout() && kiln_winograd())
+        return choice(ConvKernel::kiln_winograd,
+                      "auto: " + sizes +
+                          " (oneDNN's would reorder in and out: no Winograd conv next to it)");
       return choice(ConvKernel::onednn_winograd,
                     "auto: " + sizes + " (oneDNN's from 32 channels, Kiln's from 128)");
+    }
     if (!kiln_winograd_pays(C_, OC_, tiles_))
       return direct("auto: " + sizes + " (Winograd from 32 channels and 8 tiles)");
     if (kiln_winograd())
       return choice(ConvKernel::kiln_winograd,
                     "auto: " + sizes + ", oneDNN has no Winograd for it on this CPU");
     return direct(kiln_refusal_);
+  }
+
+  // Whether oneDNN's Winograd (pd_) would be alone in its blocked layout: the
+  // input arrives in another layout and no consumer is a conv Winograd could
+  // compute, so it costs a reorder in and one out. Kiln's reads and writes the
+  // direct kernel's layout. Such a layer, a 3x3 between 1x1 convs or concats
+  // (DenseNet, GoogLeNet, ResNet-50's bottlenecks), takes Kiln's once there
+  // are a few dozen tiles: the reorders of densenet121's 58 3x3 convs
+  // (128 -> 32 channels) took 17 ms of 200 at batch 10, the convs as long
+  // under either kernel (oneDNN 2.6, Zen 4). With fewer tiles oneDNN's is
+  // the faster by more than the reorders (512 channels, 7x7: 0.7 vs 1.2 ms).
+  bool alone_in_onednn_winograd_layout() const {
+    if (ctx_.input_descs.empty() || ctx_.input_descs[0] == pd_.src_desc()) return false;
+    const std::vector<ir::Node*>& users = node_.output->users;
+    return std::none_of(users.begin(), users.end(),
+                        [](const ir::Node* user) { return winograd_conv(*user); });
   }
 
   // The kernel `tune` found fastest for this layer on this CPU, if it timed

@@ -202,3 +202,48 @@ TEST_CASE("choose_conv_algo under auto follows the times tune stored for the lay
   CHECK(reason(choose(k64, ops::ConvAlgo::auto_, false, &kiln_fastest)).find("tuned") ==
         std::string::npos);
 }
+
+namespace {
+
+// auto's choice for k64's conv when its input arrives in `input_layout` and
+// its output feeds `next`: "conv2d" (a 3x3 conv), "conv2d_add" (a 3x3 conv
+// adding the residual), "conv2d 1x1" or "none".
+ops::ConvChoice choose_between(dnnl::memory::format_tag input_layout, const std::string& next) {
+  ir::Graph g;
+  ir::Node* conv = add_conv(g, k64);
+  if (next != "none") {
+    const int64_t k = next == "conv2d 1x1" ? 1 : 3;
+    std::vector<ir::Value*> inputs = {conv->output};
+    if (next == "conv2d_add") inputs.push_back(g.add_input("r", {1, 64, 56, 56}));
+    inputs.push_back(g.add_param("w2", random_tensor({64, 64, k, k}, 2)));
+    ir::Node* after = g.add_node("after", next == "conv2d_add" ? "conv2d_add" : "conv2d", inputs,
+                                 {{"padding", std::vector<int64_t>{k / 2, k / 2}}});
+    g.set_outputs({after->output});
+    ir::infer_shapes(g, ops::registry().schemas());
+  }
+  const dnnl::post_ops post_ops = ops::activation_post_ops(*conv);
+  const dnnl::memory::desc x({1, 64, 56, 56}, dnnl::memory::data_type::f32, input_layout);
+  ops::CompileContext ctx{ops::cpu_engine(), {x}, {}, ops::ConvAlgo::auto_};
+  return ops::choose_conv_algo(*conv, ctx, post_ops, true);
+}
+
+}  // namespace
+
+TEST_CASE("choose_conv_algo under auto keeps oneDNN's Winograd out of a layer it would reorder around") {
+  if (skip_without_avx512("oneDNN's Winograd kernel")) return;
+  using tag = dnnl::memory::format_tag;
+  const std::string alone =
+      "kiln winograd: auto: 64 -> 64 channels, 196 tiles (oneDNN's would reorder in and out: "
+      "no Winograd conv next to it)";
+  const std::string onednn =
+      "onednn winograd: auto: 64 -> 64 channels, 196 tiles (oneDNN's from 32 channels, Kiln's "
+      "from 128)";
+  // Input in nhwc, the output to a 1x1 conv or nowhere: Kiln's, which reads nhwc.
+  CHECK(reason(choose_between(tag::nhwc, "conv2d 1x1")) == alone);
+  CHECK(reason(choose_between(tag::nhwc, "none")) == alone);
+  // A 3x3 conv next, which can share oneDNN's layout: oneDNN's (ResNet's chains).
+  CHECK(reason(choose_between(tag::nhwc, "conv2d")) == onednn);
+  CHECK(reason(choose_between(tag::nhwc, "conv2d_add")) == onednn);
+  // The input already in oneDNN's Winograd layout: oneDNN's.
+  CHECK(reason(choose_between(tag::nChw16c, "conv2d 1x1")) == onednn);
+}
