@@ -248,11 +248,11 @@ TEST_CASE("engine-run -v and --json say why a BN after a concat does not fold") 
     CHECK(r.out.find("  skipped  " + why + "\n") != std::string::npos);
     auto j = nlohmann::json::parse(last_line(r.out));
     auto passes = j.contains("passes_all") ? j["passes_all"] : j["passes"];
-    REQUIRE(passes.size() == 3);
+    REQUIRE(passes.size() == 4);
     CHECK(passes[0]["pass"] == "fold_batchnorm");
     CHECK(passes[0]["changed"].empty());
     CHECK(passes[0]["skipped"] == nlohmann::json::array({why}));
-    CHECK(passes[2]["pass"] == "fuse_conv_activation");
+    CHECK(passes[3]["pass"] == "fuse_conv_activation");
   }
   std::filesystem::remove_all(dir);
 }
