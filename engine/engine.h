@@ -35,6 +35,9 @@ std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level);
 struct CompileOptions {
   ops::ConvAlgo conv_algo = ops::ConvAlgo::direct;  // the choices: ops/conv_algo.h
   bool inplace_concat = true;  // false: every concat copies (engine/inplace_concat.h)
+  // false: no elementwise step (activation, batchnorm, binary op) writes over
+  // its input, even where the input dies there (engine/compile.cpp)
+  bool inplace_elementwise = true;
 };
 
 // One step of a plan, as tools (profiles, traces, tests) see it.

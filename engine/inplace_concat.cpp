@@ -39,7 +39,7 @@ struct TensorUses {
       const Step& step = plan.steps[s];
       producer[step.output] = static_cast<int>(s);
       for (int t : step.inputs) ++reads[t];
-      const int inplace = step.kernel->inplace_input();
+      const int inplace = step.inplace_input;
       if (inplace < 0) continue;
       overwritten[step.inputs.at(inplace)] = true;
       produced_in_place[step.output] = true;

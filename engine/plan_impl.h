@@ -31,6 +31,10 @@ struct Step {
   std::vector<int> inputs;  // PlanTensor ids
   int output = -1;
   double flops = 0;  // floating-point operations per run, for profiles
+  // The input whose buffer the output takes (-1: none): the kernel's own
+  // choice (Kernel::inplace_input), or an elementwise step whose input dies
+  // there (overwrite_dying_inputs in compile.cpp).
+  int inplace_input = -1;
 };
 
 struct PlanImpl {

@@ -224,6 +224,7 @@ class EltwiseChainKernel : public Kernel {
   }
 
   std::string implementation() const override { return implementation_; }
+  bool can_overwrite_input(size_t i) const override { return i == 0; }
 
  private:
   std::vector<dnnl::eltwise_forward> primitives_;
@@ -254,9 +255,11 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
     }
     if (pds.size() > 1) return std::make_unique<EltwiseChainKernel>(pds, x);
     const auto& pd = pds[0];
-    return std::make_unique<PrimitiveKernel>(dnnl::eltwise_forward(pd),
-                                             std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, x}},
-                                             pd.dst_desc(), pd.scratchpad_desc(), ExecArgs{});
+    auto kernel = std::make_unique<PrimitiveKernel>(
+        dnnl::eltwise_forward(pd), std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, x}},
+        pd.dst_desc(), pd.scratchpad_desc(), ExecArgs{});
+    kernel->allow_overwriting_input(0);
+    return kernel;
   });
 }
 

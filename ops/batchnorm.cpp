@@ -115,10 +115,12 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
       std::copy(beta.begin(), beta.end(), scale_shift.data.begin() + gamma.size());
       pack_param(constants, DNNL_ARG_SCALE_SHIFT, scale_shift, pd.weights_desc());
     }
-    return std::make_unique<PrimitiveKernel>(
+    auto kernel = std::make_unique<PrimitiveKernel>(
         dnnl::batch_normalization_forward(pd),
         std::vector<PrimitiveKernel::Input>{{DNNL_ARG_SRC, x}}, pd.dst_desc(),
         pd.scratchpad_desc(), std::move(constants));
+    kernel->allow_overwriting_input(0);  // oneDNN's batch normalization runs in place
+    return kernel;
   });
 }
 

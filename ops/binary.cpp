@@ -191,6 +191,12 @@ class BinaryKernel : public Kernel {
   }
 
   std::string implementation() const override { return implementation_; }
+  // oneDNN's binary runs with dst == src0; not when src0 is a broadcast copy
+  // made in the output buffer, nor through another view of the bytes.
+  bool can_overwrite_input(size_t i) const override {
+    const Input& in = inputs_.at(i);
+    return !broadcast_ && in.arg == DNNL_ARG_SRC_0 && in.given == output_ && in.view == output_;
+  }
 
  private:
   dnnl::binary binary_;

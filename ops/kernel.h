@@ -60,6 +60,14 @@ class Kernel {
   // Index of the activation input whose buffer the output overwrites in place
   // (-1: none). The engine gives the output that input's buffer.
   virtual int inplace_input() const { return -1; }
+  // Whether the kernel computes the same when its output shares activation
+  // input i's buffer (an elementwise step: each output element reads only
+  // the input element at its place). The engine then lets it overwrite the
+  // input where nothing reads that input afterwards (engine/compile.cpp).
+  virtual bool can_overwrite_input(size_t i) const {
+    (void)i;
+    return false;
+  }
   // Builds the argument map for these buffers; called once per context.
   virtual ExecArgs bind(const std::vector<dnnl::memory>& inputs, const dnnl::memory& output,
                         const dnnl::memory& scratchpad) const = 0;
@@ -129,6 +137,13 @@ class PrimitiveKernel : public Kernel {
   // Convolutions only (ops/view.cpp).
   std::unique_ptr<Kernel> writing_to(const dnnl::memory::desc& output) const override;
 
+  // For elementwise primitives (eltwise, batch normalization) that oneDNN
+  // runs with dst == src: input i may be overwritten (Kernel::can_overwrite_input).
+  void allow_overwriting_input(size_t i) { overwritable_input_ = static_cast<int>(i); }
+  bool can_overwrite_input(size_t i) const override {
+    return overwritable_input_ == static_cast<int>(i);
+  }
+
  private:
   dnnl::primitive primitive_;
   std::vector<Input> inputs_;
@@ -137,6 +152,7 @@ class PrimitiveKernel : public Kernel {
   Constants constants_;
   int output_arg_;
   std::string implementation_;
+  int overwritable_input_ = -1;
 };
 
 }  // namespace kiln::ops
