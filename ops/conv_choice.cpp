@@ -154,10 +154,12 @@ class Chooser {
       return choice(ConvKernel::kiln_winograd,
                     "auto: " + sizes + " (Kiln's from 128 channels and 32 tiles)");
     if (onednn_winograd_pays(C_, OC_) && onednn_winograd()) {
-      if (tiles_ >= 32 && alone_in_onednn_winograd_layout() && kiln_winograd())
-        return choice(ConvKernel::kiln_winograd,
-                      "auto: " + sizes +
-                          " (oneDNN's would reorder in and out: no Winograd conv next to it)");
+      if (alone_in_onednn_winograd_layout()) {
+        const std::string alone = " (oneDNN's would reorder in and out: no Winograd conv next to it)";
+        if (tiles_ >= 32 && kiln_winograd())
+          return choice(ConvKernel::kiln_winograd, "auto: " + sizes + alone);
+        return direct("auto: " + sizes + alone);
+      }
       return choice(ConvKernel::onednn_winograd,
                     "auto: " + sizes + " (oneDNN's from 32 channels, Kiln's from 128)");
     }
@@ -176,8 +178,11 @@ class Chooser {
   // (DenseNet, GoogLeNet, ResNet-50's bottlenecks), takes Kiln's once there
   // are a few dozen tiles: the reorders of densenet121's 58 3x3 convs
   // (128 -> 32 channels) took 17 ms of 200 at batch 10, the convs as long
-  // under either kernel (oneDNN 2.6, Zen 4). With fewer tiles oneDNN's is
-  // the faster by more than the reorders (512 channels, 7x7: 0.7 vs 1.2 ms).
+  // under either kernel (oneDNN 2.6, Zen 4). With fewer tiles it runs
+  // direct: Kiln's is slow there (512 channels, 7x7: 1.2 vs 0.7 ms), and
+  // GoogLeNet's lone 14x14 and 7x7 layers at batch 1 took 0.19-0.42 ms
+  // direct against 0.24-0.59 ms under oneDNN's, reorders apart; googlenet
+  // 0.87x the time at batch 1, densenet121 0.96x, resnet50 1.01x.
   bool alone_in_onednn_winograd_layout() const {
     if (ctx_.input_descs.empty() || ctx_.input_descs[0] == pd_.src_desc()) return false;
     const std::vector<ir::Node*>& users = node_.output->users;

@@ -205,16 +205,19 @@ TEST_CASE("choose_conv_algo under auto follows the times tune stored for the lay
 
 namespace {
 
-// auto's choice for k64's conv when its input arrives in `input_layout` and
+// auto's choice for k64's conv (at hw x hw) when its input arrives in `input_layout` and
 // its output feeds `next`: "conv2d" (a 3x3 conv), "conv2d_add" (a 3x3 conv
 // adding the residual), "conv2d 1x1" or "none".
-ops::ConvChoice choose_between(dnnl::memory::format_tag input_layout, const std::string& next) {
+ops::ConvChoice choose_between(dnnl::memory::format_tag input_layout, const std::string& next,
+                               int64_t hw = 56) {
   ir::Graph g;
-  ir::Node* conv = add_conv(g, k64);
+  ConvShape shape = k64;
+  shape.hw = hw;
+  ir::Node* conv = add_conv(g, shape);
   if (next != "none") {
     const int64_t k = next == "conv2d 1x1" ? 1 : 3;
     std::vector<ir::Value*> inputs = {conv->output};
-    if (next == "conv2d_add") inputs.push_back(g.add_input("r", {1, 64, 56, 56}));
+    if (next == "conv2d_add") inputs.push_back(g.add_input("r", {1, 64, hw, hw}));
     inputs.push_back(g.add_param("w2", random_tensor({64, 64, k, k}, 2)));
     ir::Node* after = g.add_node("after", next == "conv2d_add" ? "conv2d_add" : "conv2d", inputs,
                                  {{"padding", std::vector<int64_t>{k / 2, k / 2}}});
@@ -222,7 +225,7 @@ ops::ConvChoice choose_between(dnnl::memory::format_tag input_layout, const std:
     ir::infer_shapes(g, ops::registry().schemas());
   }
   const dnnl::post_ops post_ops = ops::activation_post_ops(*conv);
-  const dnnl::memory::desc x({1, 64, 56, 56}, dnnl::memory::data_type::f32, input_layout);
+  const dnnl::memory::desc x({1, 64, hw, hw}, dnnl::memory::data_type::f32, input_layout);
   ops::CompileContext ctx{ops::cpu_engine(), {x}, {}, ops::ConvAlgo::auto_};
   return ops::choose_conv_algo(*conv, ctx, post_ops, true);
 }
@@ -246,4 +249,11 @@ TEST_CASE("choose_conv_algo under auto keeps oneDNN's Winograd out of a layer it
   CHECK(reason(choose_between(tag::nhwc, "conv2d_add")) == onednn);
   // The input already in oneDNN's Winograd layout: oneDNN's.
   CHECK(reason(choose_between(tag::nChw16c, "conv2d 1x1")) == onednn);
+  // Alone with fewer than 32 tiles: direct, where Kiln's would be slow.
+  CHECK(reason(choose_between(tag::nhwc, "conv2d 1x1", 14)) ==
+        "direct: auto: 64 -> 64 channels, 16 tiles (oneDNN's would reorder in and out: no "
+        "Winograd conv next to it)");
+  CHECK(reason(choose_between(tag::nChw16c, "conv2d 1x1", 14)) ==
+        "onednn winograd: auto: 64 -> 64 channels, 16 tiles (oneDNN's from 32 channels, Kiln's "
+        "from 128)");
 }
