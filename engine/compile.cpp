@@ -172,8 +172,8 @@ static void warn_if_busy_for_tuning() {
 
 // Lets each elementwise step (Kernel::can_overwrite_input) write over its
 // input where that input dies at the step: no later step reads it, it is no
-// graph output, no view and has none, appears once among the step's inputs,
-// and has the output's layout. Those steps are memory-bound; writing into
+// graph output, no view and has none, has no padding, appears once among the
+// step's inputs, and has the output's layout. Those steps are memory-bound; writing into
 // lines they have just read saves the read-for-ownership of a fresh buffer's
 // lines, a third of their traffic once the tensor outgrows the caches, and
 // the plan one buffer. After the concats are placed, which need their
@@ -189,7 +189,16 @@ static void overwrite_dying_inputs(PlanImpl& plan) {
   for (const PlanTensor& t : plan.tensors) {
     if (t.view_of >= 0) has_views[t.view_of] = true;
   }
-  auto whole = [&](int t) { return plan.tensors[t].view_of < 0 && !has_views[t]; };
+  // Nor on a tensor whose layout pads its dimensions (6 channels in nChw16c):
+  // oneDNN 2.6's binary ops with a scalar operand gave wrong values in place
+  // there (tests/parity's arithmetic_broadcast under --conv-algo winograd).
+  auto whole = [&](int t) {
+    const dnnl_memory_desc_t& md = plan.tensors[t].desc.data;
+    for (int d = 0; d < md.ndims; ++d) {
+      if (md.padded_dims[d] != md.dims[d]) return false;
+    }
+    return plan.tensors[t].view_of < 0 && !has_views[t];
+  };
   for (int s = 0; s < n_steps; ++s) {
     Step& step = plan.steps[s];
     if (step.inplace_input >= 0 || !whole(step.output)) continue;
