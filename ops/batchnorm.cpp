@@ -32,31 +32,75 @@
 #include "ir/attrs.h"
 #include "ir/error.h"
 #include "ops/activation.h"
+#include "ops/batchnorm.h"
 #include "ops/common.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
 
-// The activations oneDNN 2.6's batch normalization applies as a post-op.
-static const std::vector<std::string> kActivations = {"relu", "leaky_relu"};
+const std::vector<std::string>& batchnorm_activations() {
+  static const std::vector<std::string> names = {"relu", "leaky_relu"};
+  return names;
+}
 
-static void validate(const ir::Node& node) {
+void validate_batchnorm(const ir::Node& node, size_t first, int64_t C) {
   std::vector<std::string> known = post_op_activation_attr_names();
   known.push_back("eps");
   ir::check_known_attrs(node, known);
-  read_eps(node);
+  const double eps = read_eps(node);
   post_op_activation_steps(node);  // checks the name and its activation_* attributes
   const std::string activation = ir::attr_string(node, "activation", "none");
-  if (activation != "none" &&
-      std::find(kActivations.begin(), kActivations.end(), activation) == kActivations.end())
-    throw Error(node.where(), "attribute 'activation': batchnorm applies only \"relu\" or "
+  const std::vector<std::string>& takes = batchnorm_activations();
+  if (activation != "none" && std::find(takes.begin(), takes.end(), activation) == takes.end())
+    throw Error(node.where(), "attribute 'activation': " + node.op + " applies only \"relu\" or "
                              "\"leaky_relu\" as a post-op, got \"" + activation + "\"");
-  if (node.inputs.size() == 4)
-    throw Error(node.where(), "expected weight and bias both or neither, got 4 inputs");
-  require_activation(node, 0, "x");
-  const char* names[] = {"x", "running_mean", "running_var", "weight", "bias"};
-  for (size_t i = 1; i < node.inputs.size(); ++i) require_param(node, i, names[i]);
+  const size_t params = node.inputs.size() - first;
+  if (params == 3)
+    throw Error(node.where(), "expected weight and bias both or neither, got " +
+                                  std::to_string(node.inputs.size()) + " inputs");
+  if (params != 2 && params != 4)
+    throw Error(node.where(), "expected running_mean, running_var and optionally weight and "
+                              "bias after the activations, got " + std::to_string(params) +
+                              " inputs after them");
+  const char* names[] = {"running_mean", "running_var", "weight", "bias"};
+  for (size_t i = 0; i < params; ++i) {
+    require_param(node, first + i, names[i]);
+    const ir::Shape& s = node.inputs[first + i]->shape;
+    if (s != ir::Shape{C})
+      throw Error(node.where(), std::string(names[i]) + " '" + node.inputs[first + i]->name +
+                                    "': expected shape [" + std::to_string(C) +
+                                    "] (" + (first == 1 ? "x has " : "the inputs have ") +
+                                    std::to_string(C) + " channels), got " +
+                                    ir::shape_str(s));
+  }
+  // Caught here, not only by the fold: an unfused run would give NaN.
+  const ir::Tensor& var = *node.inputs[first + 1]->data;
+  for (int64_t c = 0; c < C; ++c) {
+    if (!std::isfinite(var.data[c]) || !(var.data[c] + eps > 0))
+      throw Error(node.where(), "running_var '" + node.inputs[first + 1]->name + "': channel " +
+                                    std::to_string(c) + ": running_var + eps must be positive, got " +
+                                    ir::attr_str(double(var.data[c])) + " + " + ir::attr_str(eps));
+  }
+}
 
+ChannelAffine batchnorm_affine(const ir::Node& node, size_t first) {
+  const double eps = read_eps(node);
+  const ir::TensorData& mean = node.inputs[first]->data->data;
+  const ir::TensorData& var = node.inputs[first + 1]->data->data;
+  const bool affine = node.inputs.size() == first + 4;
+  ChannelAffine out;
+  for (size_t c = 0; c < mean.size(); ++c) {
+    const double gamma = affine ? node.inputs[first + 2]->data->data[c] : 1.0;
+    const double beta = affine ? node.inputs[first + 3]->data->data[c] : 0.0;
+    const double scale = gamma / std::sqrt(double(var[c]) + eps);
+    out.scale.push_back(static_cast<float>(scale));
+    out.shift.push_back(static_cast<float>(beta - double(mean[c]) * scale));
+  }
+  return out;
+}
+
+static void validate(const ir::Node& node) {
+  require_activation(node, 0, "x");
   const ir::Shape& x = node.inputs[0]->shape;
   if (x.size() != 4 && x.size() != 2)
     throw Error(node.where(), "x '" + node.inputs[0]->name +
@@ -68,24 +112,7 @@ static void validate(const ir::Node& node) {
                                     "': expected positive dimensions after the batch, got " +
                                     ir::shape_str(x));
   }
-  const int64_t C = x[1];
-  for (size_t i = 1; i < node.inputs.size(); ++i) {
-    const ir::Shape& s = node.inputs[i]->shape;
-    if (s != ir::Shape{C})
-      throw Error(node.where(), std::string(names[i]) + " '" + node.inputs[i]->name +
-                                    "': expected shape [" + std::to_string(C) +
-                                    "] (x has " + std::to_string(C) + " channels), got " +
-                                    ir::shape_str(s));
-  }
-  // Caught here, not only by the fold: an unfused run would give NaN.
-  const double eps = read_eps(node);
-  const ir::Tensor& var = *node.inputs[2]->data;
-  for (int64_t c = 0; c < C; ++c) {
-    if (!std::isfinite(var.data[c]) || !(var.data[c] + eps > 0))
-      throw Error(node.where(), "running_var '" + node.inputs[2]->name + "': channel " +
-                                    std::to_string(c) + ": running_var + eps must be positive, got " +
-                                    ir::attr_str(double(var.data[c])) + " + " + ir::attr_str(eps));
-  }
+  validate_batchnorm(node, 1, x[1]);
 }
 
 static ir::Shape infer_shape(const ir::Node& node) { return node.inputs[0]->shape; }
@@ -126,7 +153,7 @@ static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContex
 
 void register_batchnorm(Registry& r) {
   ir::OpSchema schema{3, 5, validate, infer_shape};
-  schema.takes_activations = kActivations;
+  schema.takes_activations = batchnorm_activations();
   r.add({"batchnorm", schema, compile});
 }
 

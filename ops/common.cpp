@@ -143,6 +143,19 @@ void pack_param(Constants& constants, int arg, const ir::Tensor& tensor, const m
   constants.storage.push_back(std::move(storage));
 }
 
+static bool has_isa(dnnl::cpu_isa isa) {
+  const int effective = static_cast<int>(dnnl::get_effective_cpu_isa());
+  return (effective & static_cast<int>(isa)) == static_cast<int>(isa);
+}
+
+int64_t vector_width() {
+  if (has_isa(dnnl::cpu_isa::avx512_core) && __builtin_cpu_supports("avx512f")) return 16;
+  if (has_isa(dnnl::cpu_isa::avx2) && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
+    return 8;
+  return 0;
+}
+
 std::string isa_name(dnnl::cpu_isa isa) {
   switch (isa) {
     case dnnl::cpu_isa::sse41: return "sse41";

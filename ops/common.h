@@ -2,6 +2,7 @@
 // pieces of oneDNN set-up every kernel repeats.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ double read_eps(const ir::Node& node);
 
 // The highest rank the shape ops (concat, slice, reshape, permute, mean) take.
 constexpr size_t kMaxRank = 6;
+// Inputs concat and concat_batchnorm take at most (DenseNet-201's largest joins 49).
+constexpr size_t kMaxConcatInputs = 1024;
 
 // --- oneDNN set-up -----------------------------------------------------------
 
@@ -61,6 +64,11 @@ void pack_param(Constants& constants, int arg, const ir::Tensor& tensor,
 
 // oneDNN's name of an ISA, e.g. "avx512_core" for dnnl::get_effective_cpu_isa().
 std::string isa_name(dnnl::cpu_isa isa);
+
+// The vector width, in floats, of Kiln's own kernels on this CPU: 16 with
+// AVX-512, 8 with AVX2 and FMA, 0 without them. oneDNN's limit
+// (ONEDNN_MAX_CPU_ISA) counts, so a test can run them as on an older CPU.
+int64_t vector_width();
 
 // Runs `build` and turns a oneDNN failure into a kiln::Error naming the node.
 template <class F>

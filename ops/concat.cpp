@@ -26,9 +26,6 @@
 
 namespace kiln::ops {
 
-// Inputs a concat takes at most (DenseNet-201's largest joins 49).
-constexpr size_t kMaxConcatInputs = 1024;
-
 static size_t read_axis(const ir::Node& node) {
   if (!node.attrs.count("axis")) throw Error(node.where(), "attribute 'axis' is required");
   return normalize_axis(node, "axis", ir::attr_int(node, "axis", 0),

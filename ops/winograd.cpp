@@ -32,10 +32,10 @@
 // layers under AVX2: this kernel is ~10% faster at 64 channels and at 512
 // channels batch 1, dnnl_sgemm ~5% faster at 128-512 channels batch 10.
 //
-// The code is written once over GCC vector types of W floats and compiled
-// twice, for AVX2+FMA (W = 8) and AVX-512 (W = 16), by entry points that
-// carry the target and inline the rest (flatten), so the default build needs
-// no -march flag and never runs an AVX-512 instruction on an AVX2 CPU.
+// The code is written once over GCC vector types of W floats (ops/vec.h) and
+// compiled twice, for AVX2+FMA (W = 8) and AVX-512 (W = 16), by entry points
+// that carry the target and inline the rest (flatten), so the default build
+// needs no -march flag and never runs an AVX-512 instruction on an AVX2 CPU.
 #include "ops/winograd.h"
 
 #include <omp.h>
@@ -49,6 +49,7 @@
 #include "ir/error.h"
 #include "ops/common.h"
 #include "ops/conv2d.h"
+#include "ops/vec.h"
 
 namespace kiln::ops {
 
@@ -102,24 +103,6 @@ struct Buffers {
   const float* u;         // packed transformed weights
   const float* bias;      // OC floats (zeros without a bias)
 };
-
-template <int W>
-struct VecOf {
-  typedef float type __attribute__((vector_size(W * sizeof(float))));
-};
-template <int W>
-using Vec = typename VecOf<W>::type;
-
-// Vectors are loaded and stored by memcpy: unaligned, and never passed by
-// value, so the code is the same whatever ISA the caller targets.
-template <int W>
-inline void load(Vec<W>& v, const float* p) {
-  std::memcpy(&v, p, sizeof v);
-}
-template <int W>
-inline void store(float* p, const Vec<W>& v) {
-  std::memcpy(p, &v, sizeof v);
-}
 
 // V = B^T d B for the tile whose input window starts at (ih0, iw0), channel
 // block at `src` (pixel (0, 0) of image n, block cb); element e of the
@@ -327,11 +310,6 @@ ir::TensorData transform_weights(const ir::Tensor& weight, int64_t W) {
   return u;
 }
 
-bool has_isa(dnnl::cpu_isa isa) {
-  const int effective = static_cast<int>(dnnl::get_effective_cpu_isa());
-  return (effective & static_cast<int>(isa)) == static_cast<int>(isa);
-}
-
 // The strides of `desc` if it is nChw{W}c or nhwc with C a multiple of W.
 bool strides_of(const memory::desc& desc, int64_t W, Strides* s) {
   const memory::dims d = desc.dims();
@@ -443,13 +421,7 @@ class WinogradKernel : public Kernel {
 
 }  // namespace
 
-int64_t winograd_vector_width() {
-  if (has_isa(dnnl::cpu_isa::avx512_core) && __builtin_cpu_supports("avx512f")) return 16;
-  if (has_isa(dnnl::cpu_isa::avx2) && __builtin_cpu_supports("avx2") &&
-      __builtin_cpu_supports("fma"))
-    return 8;
-  return 0;
-}
+int64_t winograd_vector_width() { return vector_width(); }
 
 bool winograd_reads(const memory::desc& desc) {
   Strides unused;
