@@ -11,6 +11,7 @@ void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
 void register_clamp(Registry& r);
 void register_concat(Registry& r);
+void register_concat_batchnorm(Registry& r);
 void register_conv2d(Registry& r);
 void register_conv2d_add(Registry& r);
 void register_div(Registry& r);
@@ -43,6 +44,7 @@ static Registry build_registry() {
   register_batchnorm(r);
   register_clamp(r);
   register_concat(r);
+  register_concat_batchnorm(r);
   register_conv2d(r);
   register_conv2d_add(r);
   register_div(r);
