@@ -17,7 +17,7 @@
 namespace kiln::passes {
 
 // The ops the producer of an activation's input must be, for the messages.
-static const char* const kTakers = "conv2d, conv2d_add, linear or batchnorm";
+static const char* const kTakers = "conv2d, conv2d_add, linear, batchnorm or concat_batchnorm";
 
 static std::string joined(const std::vector<std::string>& names) {
   std::string s;

@@ -237,7 +237,7 @@ static std::string save_bn_after_concat(const std::string& dir) {
   return model;
 }
 
-TEST_CASE("engine-run -v and --json say why a BN after a concat does not fold") {
+TEST_CASE("engine-run -v and --json say why a BN after a concat does not fold, and what joins it") {
   std::string dir = make_temp_dir("kiln-cli");
   std::string model = save_bn_after_concat(dir);
   const std::string why = "bn: input 'cat' is produced by concat, not conv2d or linear";
@@ -248,11 +248,15 @@ TEST_CASE("engine-run -v and --json say why a BN after a concat does not fold") 
     CHECK(r.out.find("  skipped  " + why + "\n") != std::string::npos);
     auto j = nlohmann::json::parse(last_line(r.out));
     auto passes = j.contains("passes_all") ? j["passes_all"] : j["passes"];
-    REQUIRE(passes.size() == 4);
+    REQUIRE(passes.size() == 5);
     CHECK(passes[0]["pass"] == "fold_batchnorm");
     CHECK(passes[0]["changed"].empty());
     CHECK(passes[0]["skipped"] == nlohmann::json::array({why}));
-    CHECK(passes[3]["pass"] == "fuse_conv_activation");
+    CHECK(passes[2]["pass"] == "fuse_concat_batchnorm");
+    CHECK(passes[2]["changed"] == nlohmann::json::array(
+                                      {"concat 'cat' and batchnorm 'bn' into concat_batchnorm"}));
+    CHECK(passes[4]["pass"] == "fuse_conv_activation");
+    CHECK(passes[4]["changed"] == nlohmann::json::array({"relu (relu) into bn"}));
   }
   std::filesystem::remove_all(dir);
 }

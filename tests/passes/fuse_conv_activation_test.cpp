@@ -163,9 +163,9 @@ TEST_CASE("fuse_conv_activation skips relus after a graph input, a pool, and a c
   CHECK(r.changed == std::vector<std::string>{"relu2 (relu) into conv"});
   REQUIRE(r.skipped.size() == 3);
   CHECK(r.skipped[0].reason ==
-        "input 'x' is a graph input, not produced by conv2d, conv2d_add, linear or batchnorm");
+        "input 'x' is a graph input, not produced by conv2d, conv2d_add, linear, batchnorm or concat_batchnorm");
   CHECK(r.skipped[1].reason ==
-        "input 'pool' is produced by max_pool2d, not conv2d, conv2d_add, linear or batchnorm");
+        "input 'pool' is produced by max_pool2d, not conv2d, conv2d_add, linear, batchnorm or concat_batchnorm");
   CHECK(r.skipped[2].node == "relu3");
   CHECK(r.skipped[2].reason == "conv2d 'conv' already applies relu");
 }

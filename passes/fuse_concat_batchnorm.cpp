@@ -1,0 +1,61 @@
+// fuse_concat_batchnorm: see fuse_concat_batchnorm.h for what it matches,
+// refuses and guarantees.
+//
+// The batchnorm node B is the one rewritten: it comes after the concat C, so
+// after every input C reads, and keeps its place, its name and its users.
+#include "passes/fuse_concat_batchnorm.h"
+
+#include <string>
+#include <vector>
+
+#include "ir/attrs.h"
+
+namespace kiln::passes {
+
+// Why concat `concat` cannot be joined to the batchnorm that reads it, or "".
+static std::string refusal(const ir::Graph& graph, const ir::Node& concat) {
+  const std::string who = "concat '" + concat.name + "'";
+  if (concat.output->users.size() != 1)
+    return "the output of " + who + " has " + std::to_string(concat.output->users.size()) +
+           " users (" + concat.output->user_names() + "); it must stay";
+  if (graph.is_output(concat.output)) return "the output of " + who + " is a graph output";
+  for (const ir::Value* in : concat.inputs) {
+    if (in->is_param()) return who + " joins parameter '" + in->name + "'";
+    if (in->shape.size() != 4)
+      return who + " joins '" + in->name + "' of rank " + std::to_string(in->shape.size()) +
+             ", not 4";
+  }
+  const int64_t axis = ir::attr_int(concat, "axis", 0);
+  if (axis != 1 && axis != -3)
+    return who + " joins along dim " + std::to_string(axis) + ", not the channels";
+  return "";
+}
+
+PassReport fuse_concat_batchnorm(ir::Graph& graph) {
+  PassReport report;
+  for (ir::Node* bn : graph.nodes_of_op("batchnorm")) {
+    ir::Node* concat = bn->inputs[0]->producer;
+    if (!concat || concat->op != "concat") continue;  // most batchnorms follow convs
+    const std::string why = refusal(graph, *concat);
+    if (!why.empty()) {
+      report.skipped.push_back({bn->name, why});
+      continue;
+    }
+    report.changed.push_back("concat '" + concat->name + "' and batchnorm '" + bn->name +
+                             "' into concat_batchnorm");
+    // B's inputs become C's inputs followed by B's parameters.
+    std::vector<ir::Value*> inputs = concat->inputs;
+    inputs.insert(inputs.end(), bn->inputs.begin() + 1, bn->inputs.end());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (i < bn->inputs.size())
+        graph.set_input(bn, i, inputs[i]);
+      else
+        graph.add_input_to(bn, inputs[i]);
+    }
+    graph.erase_node(concat);
+    bn->op = "concat_batchnorm";
+  }
+  return report;
+}
+
+}  // namespace kiln::passes
