@@ -170,39 +170,12 @@ inline void run_units(const Geometry& g, const float* const* srcs, float* dst, i
 
 using RunFn = void (*)(const Geometry&, const float* const*, float*, int64_t, int64_t);
 
-// The entry points per ISA: each inlines run_units, so the loop is
-// vectorised for its target.
-template <int B>
-__attribute__((target("avx512f"), flatten)) void run_avx512(const Geometry& g,
-                                                            const float* const* srcs, float* dst,
-                                                            int64_t begin, int64_t end) {
-  run_units<B>(g, srcs, dst, begin, end);
-}
-
-template <int B>
-__attribute__((target("avx2,fma"), flatten)) void run_avx2(const Geometry& g,
-                                                          const float* const* srcs, float* dst,
-                                                          int64_t begin, int64_t end) {
-  run_units<B>(g, srcs, dst, begin, end);
-}
-
-template <int B>
-__attribute__((flatten)) void run_baseline(const Geometry& g, const float* const* srcs,
-                                           float* dst, int64_t begin, int64_t end) {
-  run_units<B>(g, srcs, dst, begin, end);
-}
-
-template <int B>
-RunFn run_for(int64_t width) {
-  return width == 16 ? run_avx512<B> : width == 8 ? run_avx2<B> : run_baseline<B>;
-}
-
 RunFn run_for(int block, int64_t width) {
   switch (block) {
-    case 1: return run_for<1>(width);
-    case 8: return run_for<8>(width);
-    case 16: return run_for<16>(width);
-    default: return run_for<kChannelsLast>(width);
+    case 1: return PerIsa<run_units<1>>::select(width);
+    case 8: return PerIsa<run_units<8>>::select(width);
+    case 16: return PerIsa<run_units<16>>::select(width);
+    default: return PerIsa<run_units<kChannelsLast>>::select(width);
   }
 }
 

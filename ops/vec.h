@@ -5,6 +5,7 @@
 // runs an AVX-512 instruction on an AVX2 CPU.
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 
 namespace kiln::ops {
@@ -28,5 +29,23 @@ template <int W>
 inline void store(float* p, const Vec<W>& v) {
   std::memcpy(p, &v, sizeof v);
 }
+
+// A kernel body compiled three times, for AVX-512, for AVX2 + FMA and for
+// the baseline; select(vector_width()) (ops/common.h) picks the one this CPU
+// runs. Each entry point inlines the body and all it calls (flatten), so its
+// Vec code is generated for the entry point's target:
+//   using Run = PerIsa<run_units<16>>;  Run::select(width)(args...);
+template <auto body>
+struct PerIsa;
+
+template <class... Args, void (*body)(Args...)>
+struct PerIsa<body> {
+  using Fn = void (*)(Args...);
+  __attribute__((target("avx512f"), flatten)) static void avx512(Args... args) { body(args...); }
+  __attribute__((target("avx2,fma"), flatten)) static void avx2(Args... args) { body(args...); }
+  __attribute__((flatten)) static void baseline(Args... args) { body(args...); }
+  // The entry point for vector width `width` (16, 8, or 0 for neither).
+  static Fn select(int64_t width) { return width == 16 ? avx512 : width == 8 ? avx2 : baseline; }
+};
 
 }  // namespace kiln::ops
