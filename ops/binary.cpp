@@ -5,6 +5,7 @@
 
 #include "ir/attrs.h"
 #include "ir/error.h"
+#include "ops/channel_gate.h"
 #include "ops/common.h"
 
 namespace kiln::ops {
@@ -260,6 +261,21 @@ static std::unique_ptr<Kernel> compile_binary(const ir::Node& node, const Compil
                    to_dims(right_aligned(v->shape, y.size()))});
   }
   const bool full_a = ops[0].dims == y, full_b = ops[1].dims == y;
+
+  // A channels-last activation and one value per channel (or per image and
+  // channel): Kiln's loop, where oneDNN's nhwc kernel is slow (ops/channel_gate.h).
+  for (size_t i : {0, 1}) {
+    const Operand& x = ops[i];
+    const Operand& g = ops[1 - i];
+    if (x.dims != y || x.activation < 0 ||
+        !channel_gate_applies(ctx.input_descs.at(static_cast<size_t>(x.activation)), g.dims))
+      continue;
+    ChannelGate gate{alg, i == 1, y, g.dims[0] != 1, x.activation, g.activation,
+                     g.value->is_param() ? g.value->data.get() : nullptr};
+    return compile_channel_gate(
+        gate, g.activation >= 0 ? ctx.input_descs.at(static_cast<size_t>(g.activation))
+                                : memory::desc());
+  }
 
   // The output's layout: that of an activation operand of the output's
   // shape (a's first), as its producer wrote it; else plain.

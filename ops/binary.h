@@ -25,8 +25,10 @@ namespace kiln::ops {
 std::optional<ir::Shape> broadcast_shapes(const ir::Shape& a, const ir::Shape& b);
 
 // The op `name` computing y = a <alg> b, alg one of binary_add, binary_sub,
-// binary_mul, binary_div. Its kernel is one oneDNN binary primitive, which
-// reads src0 whole and may broadcast src1 only:
+// binary_mul, binary_div. An nhwc activation with one value per channel (or
+// per image and channel) on the other side runs Kiln's loop
+// (ops/channel_gate.h). Otherwise the kernel is one oneDNN binary primitive,
+// which reads src0 whole and may broadcast src1 only:
 // - the output takes the layout of an activation operand of the output's
 //   shape, as its producer wrote it (blocked stays blocked, no reorder of the
 //   big tensor); the broadcast operand is asked for (or a parameter packed

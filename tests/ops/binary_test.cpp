@@ -16,6 +16,8 @@
 #include "engine/engine.h"
 #include "engine/plan_impl.h"
 #include "ir/verify.h"
+#include "ops/common.h"
+#include "ops/registry.h"
 #include "tests/isa.h"
 #include "tests/ops/reference.h"
 #include "tests/passes/graph_builders.h"
@@ -135,11 +137,17 @@ TEST_CASE("binary ops keep the full operand's layout where a jit kernel takes it
       const dnnl::memory::desc kept = layout(full, works), kept_gate = layout(gate, works);
       const bool either = !keeps(op, t);  // may keep it all the same, where oneDNN has a kernel
 
+      // The gate's asked layout: `want`, or plain where that is nhwc (the same
+      // bytes for [N, C, 1, 1]; Kiln's channel-gate loop takes it as given).
+      auto gate_as = [&](const dnnl::memory::desc& asked, const dnnl::memory::desc& want) {
+        return asked == want || (want == layout(gate, tag::nhwc) && asked == plain);
+      };
+
       // The big tensor on the left, the gate (activation or parameter) on the right.
       ir::Tensor small_b = operand_b(gate);
       KernelRun run = run_kernel(op, {activation(big_a), activation(small_b)}, {given, plain});
       CHECK((run.asked[0] == kept || (either && run.asked[0] == given)));
-      CHECK(run.asked[1] == (run.asked[0] == given ? layout(gate, t) : kept_gate));
+      CHECK(gate_as(run.asked[1], run.asked[0] == given ? layout(gate, t) : kept_gate));
       CHECK(run.output == run.asked[0]);
       CHECK_FALSE(is_reference(run));
       check_exact(op, run.y, big_a, small_b);
@@ -157,7 +165,7 @@ TEST_CASE("binary ops keep the full operand's layout where a jit kernel takes it
       if (std::string(op) == "div")
         CHECK(run.asked[0] == plain);
       else
-        CHECK(run.asked[0] == (run.asked[1] == given ? layout(gate, t) : kept_gate));
+        CHECK(gate_as(run.asked[0], run.asked[1] == given ? layout(gate, t) : kept_gate));
       CHECK(run.output == run.asked[1]);
       CHECK_FALSE(is_reference(run));
       check_exact(op, run.y, small_a, big_b);
@@ -203,8 +211,10 @@ TEST_CASE("a squeeze-excitation gate multiplies a conv's output in its layout, o
   CHECK(impl.tensors.at(size_t(mul->output)).desc == impl.tensors.at(size_t(conv->output)).desc);
   // oneDNN 2.6 runs a broadcast src1 in src0's blocked layout on its jit
   // kernel; in any other layout it would fall back to the reference one.
+  // On nhwc (AVX-512's convs) Kiln's channel-gate loop runs instead (ops/channel_gate.h).
+  const std::string mul_impl = mul->kernel->implementation();
   if (conv->kernel->implementation().rfind("ref", 0) != 0)
-    CHECK(mul->kernel->implementation().rfind("jit", 0) == 0);
+    CHECK((mul_impl.rfind("jit", 0) == 0 || mul_impl.rfind("kiln:channel_gate", 0) == 0));
 
   ir::Tensor got = engine::Context(plan).run({x}).at(0);
   RefTensor bias = to_ref(*g.find_value("conv.bias")->data);
@@ -247,6 +257,73 @@ TEST_CASE("a gate on a grouped conv's output runs on a jit kernel, whatever layo
   want = ref_binary("mul", ref_activation("sigmoid", ref_global_avg_pool2d(want)), want);
   std::string report;
   CHECK_MESSAGE(count_mismatches(got, want, 1e-5, report) == 0, report);
+}
+
+TEST_CASE("a gate on a channels-last activation runs Kiln's loop, exactly, either side") {
+  // oneDNN 2.6's nhwc binary kernel is slow with a broadcast [N, C, 1, 1]
+  // operand (ops/channel_gate.h); Kiln's loop takes every op and order, a
+  // gate per image and channel or per channel, activation or parameter.
+  const int64_t width = ops::vector_width();
+  const std::string name =
+      std::string("kiln:channel_gate:") + (width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline");
+  for (int64_t C : {20, 32}) {
+    const ir::Shape full = {2, C, 7, 9};
+    const dnnl::memory::desc x_nhwc = layout(full, tag::nhwc);
+    for (const char* op : kOps) {
+      for (const ir::Shape& gate : {ir::Shape{2, C, 1, 1}, ir::Shape{1, C, 1, 1}}) {
+        CAPTURE(std::string(op));
+        CAPTURE(C);
+        CAPTURE(gate[0]);
+        ir::Tensor x = operand_a(full), g = operand_b(gate);
+        for (tag t : {tag::nchw, tag::nhwc, tag::nChw16c}) {
+          CAPTURE(int(t));
+          const dnnl::memory::desc given = layout(gate, t);
+          // Read as given where its bytes are in (n, c) order, else plain.
+          const bool dense = t != tag::nChw16c || C % 16 == 0;
+          KernelRun run = run_kernel(op, {activation(x), activation(g)}, {x_nhwc, given});
+          CHECK(run.implementation == name);
+          CHECK(run.asked[0] == x_nhwc);
+          CHECK(run.asked[1] == (dense ? given : layout(gate, tag::nchw)));
+          CHECK(run.output == x_nhwc);
+          check_exact(op, run.y, x, g);
+          run = run_kernel(op, {activation(g), activation(x)}, {given, x_nhwc});
+          CHECK(run.implementation == name);
+          check_exact(op, run.y, g, x);
+        }
+        KernelRun run = run_kernel(op, {activation(x), parameter(g)}, {x_nhwc});
+        CHECK(run.implementation == name);
+        check_exact(op, run.y, x, g);
+        run = run_kernel(op, {parameter(g), activation(x)}, {x_nhwc});
+        CHECK(run.implementation == name);
+        check_exact(op, run.y, g, x);
+      }
+    }
+  }
+  // The output may take x's buffer (the engine does so where x dies): run it so.
+  const ir::Tensor x = operand_a({2, 32, 7, 9}), g = operand_b({2, 32, 1, 1});
+  ir::Graph graph;
+  ir::Value* a = graph.add_input("x", x.shape);
+  ir::Value* b = graph.add_input("g", g.shape);
+  graph.set_outputs({graph.add_node("mul", "mul", {a, b})->output});
+  ir::infer_shapes(graph, kiln::test::ops());
+  const dnnl::engine& engine = ops::cpu_engine();
+  dnnl::stream stream(engine);
+  const dnnl::memory::desc x_desc = layout(x.shape, tag::nhwc), g_desc = layout(g.shape, tag::nchw);
+  ops::CompileContext ctx{engine, {x_desc, g_desc}, {true, true}, ops::ConvAlgo::direct};
+  std::unique_ptr<ops::Kernel> kernel =
+      ops::registry().find("mul")->compile(*graph.nodes().at(0), ctx);
+  CHECK(kernel->implementation() == name);
+  CHECK(kernel->can_overwrite_input(0));
+  CHECK_FALSE(kernel->can_overwrite_input(1));
+  dnnl::memory plain_x(layout(x.shape, tag::nchw), engine, const_cast<float*>(x.data.data()));
+  dnnl::memory xy(x_desc, engine), gm(g_desc, engine, const_cast<float*>(g.data.data()));
+  dnnl::reorder(plain_x, xy).execute(stream, plain_x, xy);
+  kernel->execute(stream, kernel->bind({xy, gm}, xy, dnnl::memory()));
+  ir::Tensor y(x.shape);
+  dnnl::memory plain_y(layout(x.shape, tag::nchw), engine, y.data.data());
+  dnnl::reorder(xy, plain_y).execute(stream, xy, plain_y);
+  stream.wait();
+  check_exact("mul", y, x, g);
 }
 
 TEST_CASE("binary ops reject shapes that cannot broadcast, naming both") {
