@@ -148,27 +148,27 @@ std::vector<EltwiseStep> activation_steps(const ir::Node& node, const std::strin
 
 static const char* const kPostOpPrefix = "activation_";
 
-std::vector<std::string> post_op_activation_attr_names() {
-  std::vector<std::string> names = {"activation"};
+std::vector<std::string> post_op_activation_attr_names(const std::string& outer) {
+  std::vector<std::string> names = {outer + "activation"};
   for (const Activation& a : table()) {
     for (const std::string& attr : a.attrs) {
-      std::string name = kPostOpPrefix + attr;
+      std::string name = outer + kPostOpPrefix + attr;
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
   }
   return names;
 }
 
-std::vector<EltwiseStep> post_op_activation_steps(const ir::Node& node) {
-  const std::string name = ir::attr_string(node, "activation", "none");
+std::vector<EltwiseStep> post_op_activation_steps(const ir::Node& node, const std::string& outer) {
+  const std::string name = ir::attr_string(node, outer + "activation", "none");
   const Activation* a = find(name);
   if (name != "none" && !a) {
     std::string known = "\"none\"";
     for (const std::string& n : activation_names()) known += ", \"" + n + "\"";
-    throw Error(node.where(), "attribute 'activation': expected one of " + known + ", got \"" +
-                                  name + "\"");
+    throw Error(node.where(), "attribute '" + outer + "activation': expected one of " + known +
+                                  ", got \"" + name + "\"");
   }
-  const std::string prefix = kPostOpPrefix;
+  const std::string prefix = outer + kPostOpPrefix;
   for (const auto& [key, value] : node.attrs) {
     if (key.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string attr = key.substr(prefix.size());

@@ -68,14 +68,19 @@ std::vector<EltwiseStep> activation_steps(const ir::Node& node, const std::strin
 // --- the post-op form ----------------------------------------------------------
 
 // "activation" and every "activation_<attribute>" of every activation: the
-// names a fused op adds to its check_known_attrs list.
-std::vector<std::string> post_op_activation_attr_names();
+// names a fused op adds to its check_known_attrs list. With `outer`, each
+// starts with it ("gate_activation", "gate_activation_min", ...), for an op
+// with more than one activation.
+std::vector<std::string> post_op_activation_attr_names(const std::string& outer = "");
 
 // The steps for the node's `activation` attribute (string, default "none":
-// no steps) and its `activation_*` attributes. Throws for an unknown name,
-// listing the known ones, and for an `activation_*` attribute that the named
-// activation does not take (e.g. `activation_alpha` with "relu").
-std::vector<EltwiseStep> post_op_activation_steps(const ir::Node& node);
+// no steps) and its `activation_*` attributes, each name after `outer`.
+// Throws for an unknown name, listing the known ones, and for an
+// `activation_*` attribute that the named activation does not take (e.g.
+// `activation_alpha` with "relu").
+std::vector<EltwiseStep> post_op_activation_steps(const ir::Node& node,
+                                                  const std::string& outer = "");
+
 
 // Appends each step as an eltwise post-op (scale 1).
 void append_activation(dnnl::post_ops& post_ops, const std::vector<EltwiseStep>& steps);

@@ -39,6 +39,7 @@
 #include "ops/activation.h"
 #include "ops/batchnorm.h"
 #include "ops/common.h"
+#include "ops/loop_layout.h"
 #include "ops/registry.h"
 #include "ops/vec.h"
 
@@ -86,11 +87,6 @@ ir::Shape infer_shape(const ir::Node& node) {
   y[1] = total_channels(node, activation_count(node));
   return y;
 }
-
-// The loop's layouts: channels last (nhwc), or blocks of B channels with
-// the pixels of one block contiguous (B = 1 is nchw, 8 and 16 nChw8c and
-// nChw16c).
-constexpr int kChannelsLast = 0;
 
 struct Geometry {
   int64_t N = 0, HW = 0, C = 0;
@@ -179,35 +175,14 @@ RunFn run_for(int block, int64_t width) {
   }
 }
 
-// The layouts the loop reads and writes.
-struct Layout {
-  int block;
-  memory::format_tag tag;
-  const char* name;
-};
-constexpr Layout kLayouts[] = {{kChannelsLast, memory::format_tag::nhwc, "nhwc"},
-                               {1, memory::format_tag::nchw, "nchw"},
-                               {8, memory::format_tag::nChw8c, "nChw8c"},
-                               {16, memory::format_tag::nChw16c, "nChw16c"}};
-
-const Layout& layout_of(int block) {
-  for (const Layout& l : kLayouts)
-    if (l.block == block) return l;
-  return kLayouts[0];
-}
-
 // The loop's layout for inputs arriving in `given` (see the top).
 int pick_block(const std::vector<memory::desc>& given, const std::vector<int64_t>& channels) {
   const size_t widest = static_cast<size_t>(
       std::max_element(channels.begin(), channels.end()) - channels.begin());
-  for (const Layout& l : kLayouts) {
-    if (given[widest] != memory::desc(given[widest].dims(), memory::data_type::f32, l.tag))
-      continue;
-    const bool whole_blocks = std::all_of(channels.begin(), channels.end(),
-                                          [&](int64_t c) { return l.block <= 1 || c % l.block == 0; });
-    return whole_blocks ? l.block : kChannelsLast;
-  }
-  return kChannelsLast;
+  const int block = loop_block_of(given[widest]);
+  const bool whole_blocks = std::all_of(channels.begin(), channels.end(),
+                                        [&](int64_t c) { return block <= 1 || c % block == 0; });
+  return block >= 0 && whole_blocks ? block : kChannelsLast;
 }
 
 class ConcatBatchnormKernel : public Kernel {
@@ -280,7 +255,7 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   const std::vector<EltwiseStep> steps = post_op_activation_steps(node);
   g.lower = steps.empty() ? 1.f : steps[0].alpha;  // relu's alpha is its negative slope
 
-  const memory::format_tag tag = layout_of(g.block).tag;
+  const memory::format_tag tag = loop_layout(g.block).tag;
   std::vector<memory::desc> inputs;
   for (size_t k = 0; k < K; ++k)
     inputs.emplace_back(to_dims(node.inputs[k]->shape), memory::data_type::f32, tag);
@@ -288,7 +263,7 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   const int64_t width = vector_width();
   const std::string name = std::string("kiln:") +
                            (width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline") + ":" +
-                           layout_of(g.block).name;
+                           loop_layout(g.block).name;
   RunFn run = run_for(g.block, width);
   return std::make_unique<ConcatBatchnormKernel>(std::move(g), std::move(inputs),
                                                  std::move(output), run, name);
