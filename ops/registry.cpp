@@ -33,6 +33,7 @@ void register_reshape(Registry& r);
 void register_sigmoid(Registry& r);
 void register_silu(Registry& r);
 void register_slice(Registry& r);
+void register_squeeze_excite(Registry& r);
 void register_sub(Registry& r);
 void register_tanh(Registry& r);
 
@@ -66,6 +67,7 @@ static Registry build_registry() {
   register_sigmoid(r);
   register_silu(r);
   register_slice(r);
+  register_squeeze_excite(r);
   register_sub(r);
   register_tanh(r);
   return r;
