@@ -4,6 +4,7 @@
 #include "passes/fuse_concat_batchnorm.h"
 #include "passes/fuse_conv_add.h"
 #include "passes/fuse_conv_activation.h"
+#include "passes/fuse_squeeze_excite.h"
 #include "passes/fuse_swish.h"
 
 namespace kiln::passes {
@@ -14,6 +15,7 @@ std::vector<Pass> pipeline(FuseLevel level) {
   const Pass swish{"fuse_swish", fuse_swish};
   const Pass concat_batchnorm{"fuse_concat_batchnorm", fuse_concat_batchnorm};
   const Pass conv_activation{"fuse_conv_activation", fuse_conv_activation};
+  const Pass squeeze_excite{"fuse_squeeze_excite", fuse_squeeze_excite};
   switch (level) {
     case FuseLevel::none: return {};
     case FuseLevel::batchnorm: return {fold};
@@ -21,8 +23,9 @@ std::vector<Pass> pipeline(FuseLevel level) {
     // goes into the conv2d_add rather than leaving the add behind; the swish
     // it may move is whole by then, and so is the concat_batchnorm that may
     // take a relu. The batchnorms that fold_batchnorm folds are gone first.
+    // A squeeze-excitation block is matched last, with its convs' activations in.
     case FuseLevel::all:
-      return {fold, swish, concat_batchnorm, conv_add, conv_activation};
+      return {fold, swish, concat_batchnorm, conv_add, conv_activation, squeeze_excite};
   }
   return {};
 }
