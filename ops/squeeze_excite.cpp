@@ -1,30 +1,38 @@
 // squeeze_excite: a squeeze-and-excitation block (Hu et al., 2018) as one
 // kernel, as MobileNetV3, EfficientNet and RegNetY gate their channels.
 //
-//   p[n, c] = mean over h, w of x[n, c, h, w]                        (squeeze)
+//   a = input_activation(x)
+//   p[n, c] = mean over h, w of a[n, c, h, w]                        (squeeze)
 //   s[n, j] = squeeze_activation(b1[j] + sum_c w1[j, c] * p[n, c])
 //   g[n, c] = gate_activation(b2[c] + sum_j w2[c, j] * s[n, j])      (excite)
-//   y[n, c, h, w] = x[n, c, h, w] * g[n, c]
+//   y[n, c, h, w] = a[n, c, h, w] * g[n, c]
 //
 // inputs   x   activation [N, C, H, W]
 //          w1  parameter [S, C, 1, 1]   b1  parameter [S]
 //          w2  parameter [C, S, 1, 1]   b2  parameter [C]
 // output   y   [N, C, H, W]
-// attrs    squeeze_activation, gate_activation: an activation's name (ops/activation.h)
-//          or "none" (default), each with its attributes as
-//          squeeze_activation_<attr> / gate_activation_<attr>
+// attrs    input_activation, squeeze_activation, gate_activation: an activation's
+//          name (ops/activation.h) or "none" (default), each with its attributes as
+//          input_activation_<attr>, squeeze_activation_<attr>, gate_activation_<attr>
 //
 // fuse_squeeze_excite (passes/) makes it at --fuse=all from global_avg_pool2d
-// -> conv2d 1x1 -> conv2d 1x1 -> mul. Apart, that is five steps per block
-// (pool, two 1x1 convs on a [N, C, 1, 1] vector, the gate's multiply, and a
-// reorder or two), each a thread fork and join and the last a second pass
-// over x; at batch 1 most of them cost more to start than to run. Here it is
+// -> conv2d 1x1 -> conv2d 1x1 -> mul, taking in the activation before it
+// (EfficientNet's silu after each depthwise conv) as input_activation. Apart,
+// that is five or six steps per block (the activation, pool, two 1x1 convs
+// on a [N, C, 1, 1] vector, the gate's multiply), each a thread fork and
+// join; at batch 1 most of them cost more to start than to run. Here it is
 // one parallel region: the threads pool their share of x, compute the two
 // small matrix-vector products (in 16-float vectors), one thread applies
-// the activations (oneDNN's eltwise, run single-threaded inside the region),
-// then the threads scale their share of x. x is read twice
-// and y written once, in x's layout when that is nhwc, nchw, or nChw8c /
-// nChw16c with C a multiple of the block (else nhwc); y may overwrite x.
+// their activations (oneDNN's eltwise on the small vector, which runs
+// single-threaded inside the region), then the threads scale their share
+// of x. With an input activation, each thread first runs it (oneDNN's
+// eltwise again, on its own stream) on about 64 KB of x at a time, into y,
+// and pools that while it is in cache; the scale then reads y. Without one
+// x is read twice and y written once; with one, x is read once and y
+// written twice and read once, where a separate activation step would read
+// and write the tensor once more. Everything runs in x's layout when that is
+// nhwc, nchw, or nChw8c / nChw16c with C a multiple of the block (else
+// nhwc); y may overwrite x.
 #include <omp.h>
 
 #include <algorithm>
@@ -45,7 +53,7 @@ using dnnl::memory;
 
 namespace {
 
-const char* const kOuter[2] = {"squeeze_", "gate_"};
+const char* const kOuter[3] = {"input_", "squeeze_", "gate_"};
 
 void validate(const ir::Node& node) {
   std::vector<std::string> known;
@@ -76,6 +84,14 @@ ir::Shape infer_shape(const ir::Node& node) { return node.inputs[0]->shape; }
 struct Geometry {
   int64_t N = 0, C = 0, HW = 0, S = 0;
   int block = kChannelsLast;
+  // The loops' work units: pixels (channels last) or one image's channel blocks.
+  int64_t units() const { return block == kChannelsLast ? N * HW : N * (C / block); }
+  int64_t unit_floats() const { return block == kChannelsLast ? C : HW * block; }
+  // Units the input activation runs on at once, then pooled while in cache:
+  // about 64 KB of pixels, or one channel block.
+  int64_t tile_units() const {
+    return block == kChannelsLast ? std::max<int64_t>(1, 16384 / C) : 1;
+  }
 };
 
 // The scratchpad: p [N, C], s [N, S], g [N, C], then per thread a partial
@@ -87,20 +103,18 @@ struct Scratch {
   float* partials;
 };
 
-// Pooling sums, threads' share t of T. Channels last: pixel range into the
-// thread's partial [N, C]; blocked: whole channel blocks straight into p.
+// The pooling sums of work units [begin, end). Channels last, a unit is a
+// pixel, summed into `out`, the thread's partial [N, C]; blocked, a unit is
+// one channel block of one image, its sums stored at out = p.
 template <int B>
-void pool_share(const Geometry& geo, const float* x, const Scratch& sc, int64_t t, int64_t T) {
+void pool_range(const Geometry& geo, const float* x, float* out, int64_t begin, int64_t end) {
   if constexpr (B == kChannelsLast) {
-    const int64_t P = geo.N * geo.HW, C = geo.C;
-    float* __restrict sums = sc.partials + t * geo.N * C;
-    std::fill(sums, sums + geo.N * C, 0.f);
+    const int64_t C = geo.C;
     // Four pixels of one image per pass over acc: a sum carried through
     // memory pixel by pixel waits on its own store (1.3x the time at batch 10).
-    int64_t p = P * t / T;
-    const int64_t end = P * (t + 1) / T;
+    int64_t p = begin;
     while (p < end) {
-      float* __restrict acc = sums + p / geo.HW * C;
+      float* __restrict acc = out + p / geo.HW * C;
       const float* __restrict x0 = x + p * C;
       if (p + 4 <= std::min(end, (p / geo.HW + 1) * geo.HW)) {
         for (int64_t c = 0; c < C; ++c) acc[c] += (x0[c] + x0[C + c]) + (x0[2 * C + c] + x0[3 * C + c]);
@@ -111,15 +125,15 @@ void pool_share(const Geometry& geo, const float* x, const Scratch& sc, int64_t 
       }
     }
   } else {
-    const int64_t units = geo.N * geo.C / B, run = geo.HW * B;
-    for (int64_t u = units * t / T; u < units * (t + 1) / T; ++u) {
+    const int64_t run = geo.HW * B;
+    for (int64_t u = begin; u < end; ++u) {
       Vec<B> acc = {}, v;
       const float* xu = x + u * run;
       for (int64_t i = 0; i < run; i += B) {
         load<B>(v, xu + i);
         acc += v;
       }
-      store<B>(sc.p + u * B, acc);  // unit u = (n, block) holds p[n, block * B ...]
+      store<B>(out + u * B, acc);  // unit u = (n, block) holds p[n, block * B ...]
     }
   }
 }
@@ -182,7 +196,8 @@ void matvec_share(const MatVec& m, int64_t n, const float* in, float* out, int64
   }
 }
 
-// An activation's steps as oneDNN eltwise primitives, in place on n floats.
+// An activation's steps as oneDNN eltwise primitives on n floats: the first
+// from src to dst, the others in place on dst.
 struct Activation {
   Activation(const std::vector<EltwiseStep>& steps, int64_t n, const dnnl::engine& engine)
       : desc({n}, memory::data_type::f32, memory::format_tag::a) {
@@ -192,23 +207,24 @@ struct Activation {
       primitives.emplace_back(dnnl::eltwise_forward::primitive_desc(d, make_attr(), engine));
     }
   }
-  // Called by one thread inside the kernel's parallel region, where oneDNN
-  // runs single-threaded: a few thousand values, vectorised.
-  void run(dnnl::stream& stream, const memory& values) const {
-    for (const dnnl::eltwise_forward& p : primitives)
-      p.execute(stream, {{DNNL_ARG_SRC, values}, {DNNL_ARG_DST, values}});
+  // Called by a thread inside the kernel's parallel region, where oneDNN
+  // runs single-threaded, on that thread's own stream.
+  void run(dnnl::stream& stream, const memory& src, const memory& dst) const {
+    for (size_t i = 0; i < primitives.size(); ++i)
+      primitives[i].execute(stream, {{DNNL_ARG_SRC, i == 0 ? src : dst}, {DNNL_ARG_DST, dst}});
   }
+  bool empty() const { return primitives.empty(); }
   memory::desc desc;
   std::vector<dnnl::eltwise_forward> primitives;
 };
 
-using PoolFn = void (*)(const Geometry&, const float*, const Scratch&, int64_t, int64_t);
+using PoolFn = void (*)(const Geometry&, const float*, float*, int64_t, int64_t);
 using ScaleFn = void (*)(const Geometry&, const float*, const float*, float*, int64_t, int64_t);
 using MatVecFn = void (*)(const MatVec&, int64_t, const float*, float*, int64_t, int64_t);
 
 template <int B>
 std::pair<PoolFn, ScaleFn> loops_for(int64_t width) {
-  return {PerIsa<pool_share<B>>::select(width), PerIsa<scale_share<B>>::select(width)};
+  return {PerIsa<pool_range<B>>::select(width), PerIsa<scale_share<B>>::select(width)};
 }
 
 std::pair<PoolFn, ScaleFn> loops_for(int block, int64_t width) {
@@ -227,8 +243,11 @@ class SqueezeExciteKernel : public Kernel {
       : geo_(geo), layout_(std::move(layout)), threads_(threads), name_(std::move(name)),
         w1_(node.inputs[1]->data->data), b1_(node.inputs[2]->data->data),
         w2_(node.inputs[3]->data->data), b2_(node.inputs[4]->data->data),
-        squeeze_(post_op_activation_steps(node, kOuter[0]), geo.N * geo.S, cpu_engine()),
-        gate_(post_op_activation_steps(node, kOuter[1]), geo.N * geo.C, cpu_engine()) {
+        input_tile_(post_op_activation_steps(node, kOuter[0]), geo.tile_units() * geo.unit_floats(),
+                    cpu_engine()),
+        input_unit_(post_op_activation_steps(node, kOuter[0]), geo.unit_floats(), cpu_engine()),
+        squeeze_(post_op_activation_steps(node, kOuter[1]), geo.N * geo.S, cpu_engine()),
+        gate_(post_op_activation_steps(node, kOuter[2]), geo.N * geo.C, cpu_engine()) {
     std::tie(pool_, scale_) = loops_for(geo_.block, vector_width());
     matvec_ = PerIsa<matvec_share>::select(vector_width());
   }
@@ -269,7 +288,33 @@ class SqueezeExciteKernel : public Kernel {
 #pragma omp parallel num_threads(threads)
     {
       const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-      pool_(geo_, x, sc, t, T);
+      const int64_t units = geo_.units(), begin = units * t / T, end = units * (t + 1) / T;
+      float* sums = geo_.block == kChannelsLast ? sc.partials + t * N * C : sc.p;
+      if (geo_.block == kChannelsLast) std::fill(sums, sums + N * C, 0.f);
+      if (input_tile_.empty()) {
+        pool_(geo_, x, sums, begin, end);
+      } else {
+        // y = input_activation(x) a tile at a time, pooled while in cache.
+        dnnl::stream local(cpu_engine());
+        const int64_t tile = geo_.tile_units(), floats = geo_.unit_floats();
+        memory src(input_tile_.desc, cpu_engine(), nullptr), dst(input_tile_.desc, cpu_engine(), nullptr);
+        memory src1(input_unit_.desc, cpu_engine(), nullptr), dst1(input_unit_.desc, cpu_engine(), nullptr);
+        for (int64_t first = begin; first < end; first += tile) {
+          const int64_t last = std::min(end, first + tile);
+          if (last - first == tile) {
+            src.set_data_handle(const_cast<float*>(x) + first * floats);
+            dst.set_data_handle(y + first * floats);
+            input_tile_.run(local, src, dst);
+          } else {
+            for (int64_t u = first; u < last; ++u) {  // the share's last, partial tile
+              src1.set_data_handle(const_cast<float*>(x) + u * floats);
+              dst1.set_data_handle(y + u * floats);
+              input_unit_.run(local, src1, dst1);
+            }
+          }
+          pool_(geo_, y, sums, first, last);
+        }
+      }
 #pragma omp barrier
       const float inv_hw = 1.f / static_cast<float>(geo_.HW);
       for (int64_t i = N * C * t / T; i < N * C * (t + 1) / T; ++i) {
@@ -284,12 +329,12 @@ class SqueezeExciteKernel : public Kernel {
       matvec_({w1_.data(), b1_.data(), S, C}, N, sc.p, sc.s, t, T);
 #pragma omp barrier
 #pragma omp single
-      squeeze_.run(stream, args.at(kSqueezed));
+      squeeze_.run(stream, args.at(kSqueezed), args.at(kSqueezed));
       matvec_({w2_.data(), b2_.data(), C, S}, N, sc.s, sc.g, t, T);
 #pragma omp barrier
 #pragma omp single
-      gate_.run(stream, args.at(kGate));
-      scale_(geo_, x, sc.g, y, t, T);
+      gate_.run(stream, args.at(kGate), args.at(kGate));
+      scale_(geo_, input_tile_.empty() ? x : y, sc.g, y, t, T);
     }
   }
 
@@ -301,7 +346,7 @@ class SqueezeExciteKernel : public Kernel {
   int threads_;
   std::string name_;
   ir::TensorData w1_, b1_, w2_, b2_;
-  Activation squeeze_, gate_;
+  Activation input_tile_, input_unit_, squeeze_, gate_;
   PoolFn pool_ = nullptr;
   ScaleFn scale_ = nullptr;
   MatVecFn matvec_ = nullptr;

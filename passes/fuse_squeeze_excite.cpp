@@ -66,7 +66,18 @@ static ir::Value* bias_of(ir::Graph& graph, const ir::Node& conv) {
                          ir::Tensor({conv.inputs[1]->shape[0]}));
 }
 
-PassReport fuse_squeeze_excite(ir::Graph& graph) {
+// The activation producing x, when the block is its only reader (through
+// the pool and the mul) and nothing else needs x: it becomes the node's
+// input_activation.
+static ir::Node* input_activation(const ir::Graph& graph, const ir::Value* x,
+                                  const ir::OpTable& ops) {
+  ir::Node* act = x->producer;
+  if (!act || act->inputs.size() != 1 || x->users.size() != 2 || graph.is_output(x)) return nullptr;
+  const auto schema = ops.find(act->op);
+  return schema != ops.end() && schema->second.post_op_activation ? act : nullptr;
+}
+
+PassReport fuse_squeeze_excite(ir::Graph& graph, const ir::OpTable& ops) {
   PassReport report;
   for (ir::Node* mul : graph.nodes_of_op("mul")) {
     if (mul->inputs.size() != 2) continue;
@@ -82,11 +93,19 @@ PassReport fuse_squeeze_excite(ir::Graph& graph) {
       report.skipped.push_back({mul->name, why});
       continue;
     }
-    report.changed.push_back(b.pool->name + ", " + b.squeeze->name + ", " + b.excite->name +
-                             " and " + mul->name + " into squeeze_excite");
-    const std::vector<ir::Value*> inputs = {x, b.squeeze->inputs[1], bias_of(graph, *b.squeeze),
-                                            b.excite->inputs[1], bias_of(graph, *b.excite)};
+    ir::Node* act = input_activation(graph, x, ops);
+    report.changed.push_back((act ? act->name + ", " : "") + b.pool->name + ", " +
+                             b.squeeze->name + ", " + b.excite->name + " and " + mul->name +
+                             " into squeeze_excite");
     ir::Attrs attrs;
+    if (act) {
+      attrs["input_activation"] = act->op;
+      for (const std::string& a : ops.at(act->op).post_op_attrs)
+        if (act->attrs.count(a)) attrs["input_activation_" + a] = act->attrs.at(a);
+    }
+    const std::vector<ir::Value*> inputs = {act ? act->inputs[0] : x, b.squeeze->inputs[1],
+                                            bias_of(graph, *b.squeeze), b.excite->inputs[1],
+                                            bias_of(graph, *b.excite)};
     copy_activation(*b.squeeze, "squeeze_", attrs);
     copy_activation(*b.excite, "gate_", attrs);
     for (size_t i = 0; i < inputs.size(); ++i) {
@@ -100,6 +119,7 @@ PassReport fuse_squeeze_excite(ir::Graph& graph) {
     graph.erase_node(b.excite);
     graph.erase_node(b.squeeze);
     graph.erase_node(b.pool);
+    if (act) graph.erase_node(act);
   }
   return report;
 }

@@ -105,6 +105,27 @@ TEST_CASE("squeeze_excite takes activation attributes under its two prefixes") {
   check_close(run.y, ref_binary("mul", to_ref(x), g), 1e-5);
 }
 
+TEST_CASE("squeeze_excite applies an input activation before it pools and gates") {
+  // The activation runs on tiles of about 64 KB: 96 channels at 20x21 make
+  // whole tiles and a partial one per thread.
+  uint64_t seed = 1350;
+  for (tag t : {tag::nhwc, tag::nChw16c, tag::nChw8c}) {
+    for (const std::string act : {"silu", "hardswish"}) {
+      CAPTURE(static_cast<int>(t));
+      CAPTURE(act);
+      const ir::Tensor x = random_tensor({2, 96, 20, 21}, seed += 10, -3, 3);
+      const Weights w(96, 24, seed + 5);
+      const ir::Attrs attrs = {{"input_activation", act}, {"gate_activation", std::string("sigmoid")}};
+      const KernelRun run = run_kernel("squeeze_excite", w.inputs(x), {layout(x.shape, t)}, attrs);
+      CHECK(run.asked[0] == layout(x.shape, t));
+      ir::Tensor a = x;
+      const RefTensor ra = ref_activation(act, to_ref(x));
+      for (size_t i = 0; i < a.data.size(); ++i) a.data[i] = static_cast<float>(ra.data[i]);
+      check_close(run.y, reference(a, w, "none", "sigmoid"), 1e-5);
+    }
+  }
+}
+
 TEST_CASE("squeeze_excite may overwrite x: it reads all of x before it writes") {
   ir::Graph g;
   ir::Value* x = g.add_input("x", {2, 32, 6, 6});

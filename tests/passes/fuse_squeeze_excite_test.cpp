@@ -28,10 +28,14 @@ const kiln::passes::Pass kActivation{"fuse_conv_activation",
 // x [N, 8, 6, 5] -> conv "x1" -> pool "pool" -> conv "fc1" (1x1, 8 -> 4, bias
 // unless `no_bias`) -> silu "a1" -> conv "fc2" (1x1, 4 -> 8) -> sigmoid "a2"
 // -> mul "gate" (x1 times the gate, or the gate times x1) -> conv "out".
-Graph se_block(bool gate_first = false, bool no_bias = false) {
+// With `pre_silu`, a silu "pre" between x1 and the block, and x1 a graph
+// output too (so the silu stays a step of its own, as EfficientNet's after
+// a depthwise conv does).
+Graph se_block(bool gate_first = false, bool no_bias = false, bool pre_silu = false) {
   Graph g;
   Value* x = g.add_input("x", {kiln::ir::kBatch, 8, 6, 5});
-  Value* x1 = kiln::test::add_conv(g, "x1", x, 8, 8, 21);
+  Value* conv = kiln::test::add_conv(g, "x1", x, 8, 8, 21);
+  Value* x1 = pre_silu ? g.add_node("pre", "silu", {conv})->output : conv;
   Value* pooled = g.add_node("pool", "global_avg_pool2d", {x1})->output;
   std::vector<Value*> fc1 = {pooled, g.add_param("fc1.weight", random_tensor({4, 8, 1, 1}, 22))};
   if (!no_bias) fc1.push_back(g.add_param("fc1.bias", random_tensor({4}, 23)));
@@ -44,7 +48,8 @@ Graph se_block(bool gate_first = false, bool no_bias = false) {
   e = g.add_node("a2", "sigmoid", {e})->output;
   std::vector<Value*> operands = gate_first ? std::vector<Value*>{e, x1} : std::vector<Value*>{x1, e};
   Value* gated = g.add_node("gate", "mul", operands)->output;
-  g.set_outputs({kiln::test::add_conv(g, "out", gated, 8, 3, 26, 1)});
+  Value* out = kiln::test::add_conv(g, "out", gated, 8, 3, 26, 1);
+  g.set_outputs(pre_silu ? std::vector<Value*>{out, conv} : std::vector<Value*>{out});
   kiln::ir::infer_shapes(g, ops());
   return g;
 }
@@ -81,6 +86,21 @@ TEST_CASE("fuse_squeeze_excite makes one node of pool, two 1x1 convs with activa
       }
     }
   }
+}
+
+TEST_CASE("fuse_squeeze_excite takes in the activation before the block when only it reads it") {
+  Graph g = se_block(false, false, true);
+  kiln::passes::run_passes(g, {kActivation}, ops());
+  REQUIRE(g.find_node("pre"));
+  const PassReport r =
+      kiln::test::pass_and_compare(g, kSe, {random_tensor({2, 8, 6, 5}, 29, -2, 2)});
+  CHECK(r.changed ==
+        std::vector<std::string>{"pre, pool, fc1, fc2 and gate into squeeze_excite"});
+  CHECK_FALSE(g.find_node("pre"));
+  const Node* se = g.find_node("gate");
+  REQUIRE(se);
+  CHECK(se->inputs[0]->name == "x1");
+  CHECK(kiln::ir::attr_string(*se, "input_activation", "") == "silu");
 }
 
 TEST_CASE("fuse_squeeze_excite runs last in the pipeline, after the activations move in") {
