@@ -45,6 +45,7 @@
 #include "ops/common.h"
 #include "ops/loop_layout.h"
 #include "ops/registry.h"
+#include "ops/silu_loop.h"
 #include "ops/vec.h"
 
 namespace kiln::ops {
@@ -249,6 +250,9 @@ class SqueezeExciteKernel : public Kernel {
         squeeze_(post_op_activation_steps(node, kOuter[1]), geo.N * geo.S, cpu_engine()),
         gate_(post_op_activation_steps(node, kOuter[2]), geo.N * geo.C, cpu_engine()) {
     std::tie(pool_, scale_) = loops_for(geo_.block, vector_width());
+    const std::vector<EltwiseStep> input = post_op_activation_steps(node, kOuter[0]);
+    if (input.size() == 1 && input[0].alg == dnnl::algorithm::eltwise_swish && input[0].alpha == 1.f)
+      input_silu_ = silu_loop();
     matvec_ = PerIsa<matvec_share>::select(vector_width());
   }
 
@@ -294,14 +298,18 @@ class SqueezeExciteKernel : public Kernel {
       if (input_tile_.empty()) {
         pool_(geo_, x, sums, begin, end);
       } else {
-        // y = input_activation(x) a tile at a time, pooled while in cache.
+        // y = input_activation(x) a tile at a time, pooled while in cache:
+        // Kiln's silu loop for a silu, else oneDNN's eltwise on the thread's
+        // own stream.
         dnnl::stream local(cpu_engine());
         const int64_t tile = geo_.tile_units(), floats = geo_.unit_floats();
         memory src(input_tile_.desc, cpu_engine(), nullptr), dst(input_tile_.desc, cpu_engine(), nullptr);
         memory src1(input_unit_.desc, cpu_engine(), nullptr), dst1(input_unit_.desc, cpu_engine(), nullptr);
         for (int64_t first = begin; first < end; first += tile) {
           const int64_t last = std::min(end, first + tile);
-          if (last - first == tile) {
+          if (input_silu_) {
+            input_silu_(x + first * floats, y + first * floats, (last - first) * floats);
+          } else if (last - first == tile) {
             src.set_data_handle(const_cast<float*>(x) + first * floats);
             dst.set_data_handle(y + first * floats);
             input_tile_.run(local, src, dst);
@@ -350,6 +358,7 @@ class SqueezeExciteKernel : public Kernel {
   PoolFn pool_ = nullptr;
   ScaleFn scale_ = nullptr;
   MatVecFn matvec_ = nullptr;
+  SiluLoop input_silu_ = nullptr;  // input_activation is silu and the loop exists here
 };
 
 std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {

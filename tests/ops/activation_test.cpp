@@ -325,3 +325,30 @@ TEST_CASE("every activation's steps as post-ops compute what the standalone op c
     CHECK_MESSAGE(count_mismatches(y, to_ref(standalone), 1e-6, report) == 0, report);
   }
 }
+
+TEST_CASE("silu's own loop matches x / (1 + e^-x) at the extremes and in the tail") {
+  // 105 floats: six whole vectors of 16 and a tail of 9.
+  ir::Tensor x = random_tensor({1, 3, 5, 7}, 700, -12, 12);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {0.f, -0.f, 1e-30f, -1e-30f, 20.f, -20.f, 87.f, -87.f, 89.f, -89.f,
+                            100.f, -100.f, inf, 3.4e38f, -3.4e38f};
+  for (size_t i = 0; i < std::size(specials); ++i) x.data[i * 7] = specials[i];
+  x.data[104] = -inf;  // the last float, in the tail
+  {
+    // (Without AVX2 this is oneDNN's swish, held to the same.)
+    const LayoutRun run = run_op_in_layout("silu", {x}, {}, {}, dnnl::memory::format_tag::nchw);
+    for (size_t i = 0; i < x.data.size(); ++i) {
+      const double v = x.data[i];
+      const double want = v / (1 + std::exp(-v));  // -inf / inf: NaN, as PyTorch's
+      const double got = run.output.data[i];
+      CAPTURE(v);
+      if (std::isnan(want)) {
+        CHECK(std::isnan(got));
+      } else if (std::isinf(want)) {
+        CHECK(got == want);
+      } else {
+        CHECK(std::abs(got - want) <= 1e-6 * std::max(std::abs(want), 1.0));
+      }
+    }
+  }
+}
