@@ -295,21 +295,24 @@ class SqueezeExciteKernel : public Kernel {
       const int64_t units = geo_.units(), begin = units * t / T, end = units * (t + 1) / T;
       float* sums = geo_.block == kChannelsLast ? sc.partials + t * N * C : sc.p;
       if (geo_.block == kChannelsLast) std::fill(sums, sums + N * C, 0.f);
+      const int64_t tile = geo_.tile_units(), floats = geo_.unit_floats();
       if (input_tile_.empty()) {
         pool_(geo_, x, sums, begin, end);
+      } else if (input_silu_) {
+        // y = silu(x) a tile at a time (Kiln's loop), pooled while in cache.
+        for (int64_t first = begin; first < end; first += tile) {
+          const int64_t last = std::min(end, first + tile);
+          input_silu_(x + first * floats, y + first * floats, (last - first) * floats);
+          pool_(geo_, y, sums, first, last);
+        }
       } else {
-        // y = input_activation(x) a tile at a time, pooled while in cache:
-        // Kiln's silu loop for a silu, else oneDNN's eltwise on the thread's
-        // own stream.
+        // The same with oneDNN's eltwise, on the thread's own stream.
         dnnl::stream local(cpu_engine());
-        const int64_t tile = geo_.tile_units(), floats = geo_.unit_floats();
         memory src(input_tile_.desc, cpu_engine(), nullptr), dst(input_tile_.desc, cpu_engine(), nullptr);
         memory src1(input_unit_.desc, cpu_engine(), nullptr), dst1(input_unit_.desc, cpu_engine(), nullptr);
         for (int64_t first = begin; first < end; first += tile) {
           const int64_t last = std::min(end, first + tile);
-          if (input_silu_) {
-            input_silu_(x + first * floats, y + first * floats, (last - first) * floats);
-          } else if (last - first == tile) {
+          if (last - first == tile) {
             src.set_data_handle(const_cast<float*>(x) + first * floats);
             dst.set_data_handle(y + first * floats);
             input_tile_.run(local, src, dst);
