@@ -31,8 +31,8 @@
 // x is read twice and y written once; with one, x is read once and y
 // written twice and read once, where a separate activation step would read
 // and write the tensor once more. Everything runs in x's layout when that is
-// nhwc, nchw, or nChw8c / nChw16c with C a multiple of the block (else
-// nhwc); y may overwrite x.
+// nhwc, nchw, nChw8c or nChw16c (a last, partial block's padding is
+// scaled by 0), else in nhwc; y may overwrite x.
 #include <omp.h>
 
 #include <algorithm>
@@ -86,7 +86,7 @@ struct Geometry {
   int64_t N = 0, C = 0, HW = 0, S = 0;
   int block = kChannelsLast;
   // The loops' work units: pixels (channels last) or one image's channel blocks.
-  int64_t units() const { return block == kChannelsLast ? N * HW : N * (C / block); }
+  int64_t units() const { return block == kChannelsLast ? N * HW : N * ((C + block - 1) / block); }
   int64_t unit_floats() const { return block == kChannelsLast ? C : HW * block; }
   // Units the input activation runs on at once, then pooled while in cache:
   // about 64 KB of pixels, or one channel block.
@@ -126,7 +126,9 @@ void pool_range(const Geometry& geo, const float* x, float* out, int64_t begin, 
       }
     }
   } else {
-    const int64_t run = geo.HW * B;
+    // Unit u is block ob of image n; the last block of a C that is not a
+    // multiple of B holds padding, whose sums are not kept.
+    const int64_t run = geo.HW * B, CB = (geo.C + B - 1) / B;
     for (int64_t u = begin; u < end; ++u) {
       Vec<B> acc = {}, v;
       const float* xu = x + u * run;
@@ -134,7 +136,10 @@ void pool_range(const Geometry& geo, const float* x, float* out, int64_t begin, 
         load<B>(v, xu + i);
         acc += v;
       }
-      store<B>(out + u * B, acc);  // unit u = (n, block) holds p[n, block * B ...]
+      const int64_t n = u / CB, c0 = u % CB * B, valid = std::min<int64_t>(B, geo.C - c0);
+      float sums[B];
+      store<B>(sums, acc);
+      std::copy(sums, sums + valid, out + n * geo.C + c0);
     }
   }
 }
@@ -152,10 +157,14 @@ void scale_share(const Geometry& geo, const float* x, const float* g, float* y, 
       for (int64_t c = 0; c < C; ++c) yp[c] = xp[c] * gp[c];
     }
   } else {
-    const int64_t units = geo.N * geo.C / B, run = geo.HW * B;
+    const int64_t CB = (geo.C + B - 1) / B, units = geo.N * CB, run = geo.HW * B;
     for (int64_t u = units * t / T; u < units * (t + 1) / T; ++u) {
+      // The gate of block ob of image n; 0 for the padding of a last, partial block.
+      const int64_t n = u / CB, c0 = u % CB * B, valid = std::min<int64_t>(B, geo.C - c0);
+      float gate[B] = {};
+      std::copy(g + n * geo.C + c0, g + n * geo.C + c0 + valid, gate);
       Vec<B> gv, v;
-      load<B>(gv, g + u * B);
+      load<B>(gv, gate);
       for (int64_t i = u * run; i < (u + 1) * run; i += B) {
         load<B>(v, x + i);
         v *= gv;
@@ -369,7 +378,7 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   Geometry geo;
   geo.N = x[0], geo.C = x[1], geo.HW = x[2] * x[3], geo.S = node.inputs[1]->shape[0];
   const int block = loop_block_of(ctx.input_descs.at(0));
-  geo.block = block >= 0 && (block <= 1 || geo.C % block == 0) ? block : kChannelsLast;
+  geo.block = block >= 0 ? block : kChannelsLast;
   const LoopLayout& layout = loop_layout(geo.block);
   const int64_t width = vector_width();
   const std::string name = std::string("kiln:") +

@@ -58,7 +58,8 @@ TEST_CASE("squeeze_excite matches pool, two 1x1 convs, their activations and the
       {72, 24, tag::nhwc, tag::nhwc, "relu", "hardsigmoid"},   // MobileNetV3
       {48, 12, tag::nChw16c, tag::nChw16c, "relu", "sigmoid"},  // RegNetY
       {48, 12, tag::nChw8c, tag::nChw8c, "none", "none"},
-      {20, 5, tag::nChw16c, tag::nhwc, "silu", "sigmoid"},  // a partial block: nhwc
+      {20, 5, tag::nChw16c, tag::nChw16c, "silu", "sigmoid"},  // a partial last block
+      {20, 5, tag::nChw8c, tag::nChw8c, "relu", "hardsigmoid"},
       {20, 5, tag::nchw, tag::nchw, "gelu", "tanh"},
   };
   uint64_t seed = 1200;
