@@ -17,7 +17,8 @@ model: resnet18, tutorial.
 options:
   --fuse[=LEVEL]   run graph passes first. LEVEL: bn (default: fold every
                    BatchNorm into the conv or linear before it), all (bn plus
-                   post-op fusions), none
+                   the fusions: activations into convs, conv + add, swish,
+                   concat + batchnorm, squeeze-excitation blocks), none
   --conv-algo A    convolution algorithm: direct (default), winograd (Winograd
                    for every 3x3 stride-1 conv: oneDNN's where the CPU has it,
                    Kiln's own elsewhere; direct for the rest), kiln-winograd

@@ -38,7 +38,8 @@ std::string shape_str(const std::vector<int64_t>& shape);
 enum class Fuse {
   none,       // run the graph as loaded
   batchnorm,  // fold every BatchNorm into the conv2d or linear before it
-  all,        // batchnorm, then the post-op fusions (conv + relu, conv + add)
+  all,        // batchnorm, then the fusions (conv + activation, conv + add, swish,
+              // concat + batchnorm, squeeze-excitation; docs/ARCHITECTURE.md)
 };
 
 // A fuse level's names. fuse_levels() is the one table that spells them.
