@@ -12,7 +12,8 @@ dimension; then run `engine-run MODEL.onnx --input x.npy --output y.npy`
 unfused and with --fuse=all, and check max|kiln - torch| <= 1e-4 * max|torch|
 (run_parity.py's bound). From `--json`: the loaded graph has as many
 batchnorms as the file has BatchNormalization nodes, and --fuse=all folds
-every one that follows a Conv or Gemm. The small model is also saved as a model directory (--save) and
+every one that follows a Conv or Gemm and joins every one after a channel Concat
+to it. The small model is also saved as a model directory (--save) and
 run again from there.
 
 Exit 0 pass, 1 fail, 77 skip (no PyTorch or onnx, outside CI; see torch_or_skip.py).
@@ -136,21 +137,35 @@ def export(name, tmp):
 
 
 def kept_batchnorms(graph):
-    """BatchNormalizations the fold must keep (passes/fold_batchnorm.h): those whose
-    input is not computed by a Conv or Gemm that only the BN reads (DenseNet's after a Concat)."""
+    """BatchNormalizations left as batchnorms at --fuse=all: those that neither fold
+    (passes/fold_batchnorm.h: the input is computed by a Conv or Gemm that only the BN
+    reads) nor join the Concat before them into a concat_batchnorm
+    (passes/fuse_concat_batchnorm.h: a channel Concat of computed tensors that only the
+    BN reads). DenseNet's after a Concat join it."""
     producer = {o: n for n in graph.node for o in n.output}
     readers = {}
     for n in graph.node:
         for i in n.input:
             readers[i] = readers.get(i, 0) + 1
     outputs = {o.name for o in graph.output}
+    constants = {t.name for t in graph.initializer}
+    constants |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+
+    def only_the_bn_reads(x):
+        return x in producer and readers[x] == 1 and x not in outputs
+
+    def channel_concat(node):
+        axis = next((a.i for a in node.attribute if a.name == "axis"), None)
+        return node.op_type == "Concat" and axis in (1, -3) and not constants & set(node.input)
+
     kept = 0
     for n in graph.node:
         if n.op_type != "BatchNormalization":
             continue
         x = n.input[0]
-        folds = x in producer and producer[x].op_type in ("Conv", "Gemm") and readers[x] == 1 and x not in outputs
-        kept += not folds
+        folds = only_the_bn_reads(x) and producer[x].op_type in ("Conv", "Gemm")
+        joins = only_the_bn_reads(x) and channel_concat(producer[x])
+        kept += not (folds or joins)
     return kept
 
 
