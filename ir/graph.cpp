@@ -121,6 +121,12 @@ void Graph::add_input_to(Node* node, Value* value) {
   value->users.push_back(node);
 }
 
+void Graph::set_inputs(Node* node, std::vector<Value*> inputs) {
+  for (Value* in : node->inputs) drop_user(in, node);
+  node->inputs = std::move(inputs);
+  for (Value* in : node->inputs) in->users.push_back(node);
+}
+
 void Graph::erase_node(Node* node) {
   if (!node->output->users.empty())
     throw Error(node->where(), "cannot erase: its output still has " +

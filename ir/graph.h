@@ -79,6 +79,8 @@ class Graph {
   void set_input(Node* node, size_t index, Value* value);
   // Appends an input to `node` (e.g. a bias to a conv that had none).
   void add_input_to(Node* node, Value* value);
+  // Replaces all of `node`'s inputs (a fusion that rewrites a node in place).
+  void set_inputs(Node* node, std::vector<Value*> inputs);
   // Removes `node` and its output value; throws if the output still has users
   // or is a graph output.
   void erase_node(Node* node);

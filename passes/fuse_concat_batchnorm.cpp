@@ -46,12 +46,7 @@ PassReport fuse_concat_batchnorm(ir::Graph& graph) {
     // B's inputs become C's inputs followed by B's parameters.
     std::vector<ir::Value*> inputs = concat->inputs;
     inputs.insert(inputs.end(), bn->inputs.begin() + 1, bn->inputs.end());
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (i < bn->inputs.size())
-        graph.set_input(bn, i, inputs[i]);
-      else
-        graph.add_input_to(bn, inputs[i]);
-    }
+    graph.set_inputs(bn, std::move(inputs));
     graph.erase_node(concat);
     bn->op = "concat_batchnorm";
   }

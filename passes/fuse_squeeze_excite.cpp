@@ -103,17 +103,11 @@ PassReport fuse_squeeze_excite(ir::Graph& graph, const ir::OpTable& ops) {
       for (const std::string& a : ops.at(act->op).post_op_attrs)
         if (act->attrs.count(a)) attrs["input_activation_" + a] = act->attrs.at(a);
     }
-    const std::vector<ir::Value*> inputs = {act ? act->inputs[0] : x, b.squeeze->inputs[1],
-                                            bias_of(graph, *b.squeeze), b.excite->inputs[1],
-                                            bias_of(graph, *b.excite)};
     copy_activation(*b.squeeze, "squeeze_", attrs);
     copy_activation(*b.excite, "gate_", attrs);
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (i < mul->inputs.size())
-        graph.set_input(mul, i, inputs[i]);
-      else
-        graph.add_input_to(mul, inputs[i]);
-    }
+    graph.set_inputs(mul, {act ? act->inputs[0] : x, b.squeeze->inputs[1],
+                           bias_of(graph, *b.squeeze), b.excite->inputs[1],
+                           bias_of(graph, *b.excite)});
     mul->op = "squeeze_excite";
     mul->attrs = attrs;
     graph.erase_node(b.excite);

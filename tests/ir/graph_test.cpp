@@ -1,4 +1,4 @@
-// ir::Graph's rewrites (replace_all_uses, set_input, erase_node), the methods
+// ir::Graph's rewrites (replace_all_uses, set_input, set_inputs, erase_node), the methods
 // the passes share (is_output, nodes_of_op, user_names), clone() and the
 // print() dump.
 #include "ir/graph.h"
@@ -105,6 +105,20 @@ TEST_CASE("graph: set_input rewires one input and both user lists; a missing inp
   CHECK(names(t.x->users) == std::vector<std::string>{"a", "c"});
   ir::verify(t.g, tiny_ops());
   CHECK_THROWS_WITH_AS(t.g.set_input(t.c, 1, t.x), "node 'c' (id): set_input: no input 1", Error);
+}
+
+TEST_CASE("graph: set_inputs replaces every input, keeping the user lists, a value twice included") {
+  Chain t = chain();
+  ir::Node* p = t.g.add_node("p", "pair", {t.a->output, t.x});
+  t.g.set_inputs(p, {t.x, t.x});
+  CHECK(p->inputs == std::vector<ir::Value*>{t.x, t.x});
+  CHECK(names(t.a->output->users) == std::vector<std::string>{"b", "c"});
+  CHECK(names(t.x->users) == std::vector<std::string>{"a", "p", "p"});
+  t.g.set_inputs(p, {t.a->output, t.x});
+  CHECK(names(t.a->output->users) == std::vector<std::string>{"b", "c", "p"});
+  CHECK(names(t.x->users) == std::vector<std::string>{"a", "p"});
+  ir::infer_shapes(t.g, tiny_ops());
+  ir::verify(t.g, tiny_ops());
 }
 
 TEST_CASE("graph: is_output, nodes_of_op and user_names answer the passes' questions") {
