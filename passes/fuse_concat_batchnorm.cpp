@@ -14,11 +14,9 @@ namespace kiln::passes {
 
 // Why concat `concat` cannot be joined to the batchnorm that reads it, or "".
 static std::string refusal(const ir::Graph& graph, const ir::Node& concat) {
+  const std::string stays = output_must_stay(graph, concat);
+  if (!stays.empty()) return stays;
   const std::string who = "concat '" + concat.name + "'";
-  if (concat.output->users.size() != 1)
-    return "the output of " + who + " has " + std::to_string(concat.output->users.size()) +
-           " users (" + concat.output->user_names() + "); it must stay";
-  if (graph.is_output(concat.output)) return "the output of " + who + " is a graph output";
   for (const ir::Value* in : concat.inputs) {
     if (in->is_param()) return who + " joins parameter '" + in->name + "'";
     if (in->shape.size() != 4)

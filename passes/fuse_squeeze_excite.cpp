@@ -44,11 +44,8 @@ static Block block_of(ir::Value* gate, ir::Value* x) {
 // Why the block cannot be fused, or "".
 static std::string refusal(const ir::Graph& graph, const Block& b) {
   for (const ir::Node* node : {b.pool, b.squeeze, b.excite}) {
-    const std::string who = node->op + " '" + node->name + "'";
-    if (graph.is_output(node->output)) return "the output of " + who + " is a graph output";
-    if (node->output->users.size() != 1)
-      return "the output of " + who + " has " + std::to_string(node->output->users.size()) +
-             " users (" + node->output->user_names() + "); it must stay";
+    const std::string why = output_must_stay(graph, *node);
+    if (!why.empty()) return why;
   }
   return "";
 }

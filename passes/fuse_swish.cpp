@@ -33,16 +33,9 @@ PassReport fuse_swish(ir::Graph& graph) {
   for (ir::Node* mul : graph.nodes_of_op("mul")) {
     ir::Node* gate = gate_of(*mul);
     if (!gate) continue;  // most muls are other products: not worth a line each
-    const std::string who = gate->op + " '" + gate->name + "'";
-    if (gate->output->users.size() != 1) {
-      report.skipped.push_back({mul->name, "the output of " + who + " has " +
-                                               std::to_string(gate->output->users.size()) +
-                                               " users (" + gate->output->user_names() +
-                                               "); it must stay"});
-      continue;
-    }
-    if (graph.is_output(gate->output)) {
-      report.skipped.push_back({mul->name, "the output of " + who + " is a graph output"});
+    const std::string why = output_must_stay(graph, *gate);
+    if (!why.empty()) {
+      report.skipped.push_back({mul->name, why});
       continue;
     }
     const std::string swish = swish_of(gate->op);

@@ -41,6 +41,12 @@ struct Pass {
   std::function<PassReport(ir::Graph&, const ir::OpTable&)> run;
 };
 
+// Why a fusion must leave `node` (whose output it would fold into the node
+// reading it) alone: its output has another reader, or is a graph output.
+// "" when neither: "the output of concat 'cat' has 2 users (bn, other); it
+// must stay".
+std::string output_must_stay(const ir::Graph& graph, const ir::Node& node);
+
 // Runs each pass in order and ir::verify()s the graph after every one; a
 // failed verify throws kiln::Error naming the pass.
 std::vector<PassReport> run_passes(ir::Graph& graph, const std::vector<Pass>& passes,
