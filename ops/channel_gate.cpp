@@ -160,12 +160,9 @@ std::unique_ptr<Kernel> compile_channel_gate(const ChannelGate& gate,
   if (gate.g_input >= 0)
     inputs.at(static_cast<size_t>(gate.g_input)) =
         gate_order(g_layout) ? g_layout : plain_desc(ir::Shape(g_dims.begin(), g_dims.end()));
-  const int64_t width = vector_width();
-  const std::string name = std::string("kiln:channel_gate:") +
-                           (width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline");
-  return std::make_unique<ChannelGateKernel>(gate, std::move(inputs), geo,
-                                             run_for(op_of(gate.alg, gate.gate_first), width),
-                                             name);
+  return std::make_unique<ChannelGateKernel>(
+      gate, std::move(inputs), geo, run_for(op_of(gate.alg, gate.gate_first), vector_width()),
+      std::string("kiln:channel_gate:") + vector_isa_name());
 }
 
 }  // namespace kiln::ops

@@ -156,6 +156,11 @@ int64_t vector_width() {
   return 0;
 }
 
+const char* vector_isa_name() {
+  const int64_t width = vector_width();
+  return width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline";
+}
+
 std::string isa_name(dnnl::cpu_isa isa) {
   switch (isa) {
     case dnnl::cpu_isa::sse41: return "sse41";

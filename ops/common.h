@@ -69,6 +69,9 @@ std::string isa_name(dnnl::cpu_isa isa);
 // AVX-512, 8 with AVX2 and FMA, 0 without them. oneDNN's limit
 // (ONEDNN_MAX_CPU_ISA) counts, so a test can run them as on an older CPU.
 int64_t vector_width();
+// The name of the loops vector_width() picks, for profiles: "avx512",
+// "avx2" or "baseline".
+const char* vector_isa_name();
 
 // Runs `build` and turns a oneDNN failure into a kiln::Error naming the node.
 template <class F>

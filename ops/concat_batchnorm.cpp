@@ -260,11 +260,8 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   for (size_t k = 0; k < K; ++k)
     inputs.emplace_back(to_dims(node.inputs[k]->shape), memory::data_type::f32, tag);
   memory::desc output(to_dims(node.output->shape), memory::data_type::f32, tag);
-  const int64_t width = vector_width();
-  const std::string name = std::string("kiln:") +
-                           (width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline") + ":" +
-                           loop_layout(g.block).name;
-  RunFn run = run_for(g.block, width);
+  const std::string name = std::string("kiln:") + vector_isa_name() + ":" + loop_layout(g.block).name;
+  RunFn run = run_for(g.block, vector_width());
   return std::make_unique<ConcatBatchnormKernel>(std::move(g), std::move(inputs),
                                                  std::move(output), run, name);
 }

@@ -78,7 +78,7 @@ class SiluKernel : public Kernel {
   }
 
   std::string implementation() const override {
-    return std::string("kiln:silu:") + (vector_width() == 16 ? "avx512" : "avx2");
+    return std::string("kiln:silu:") + vector_isa_name();
   }
 
  private:

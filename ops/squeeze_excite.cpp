@@ -380,10 +380,7 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   const int block = loop_block_of(ctx.input_descs.at(0));
   geo.block = block >= 0 ? block : kChannelsLast;
   const LoopLayout& layout = loop_layout(geo.block);
-  const int64_t width = vector_width();
-  const std::string name = std::string("kiln:") +
-                           (width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline") + ":" +
-                           layout.name;
+  const std::string name = std::string("kiln:") + vector_isa_name() + ":" + layout.name;
   return std::make_unique<SqueezeExciteKernel>(
       geo, memory::desc(to_dims(x), memory::data_type::f32, layout.tag), node,
       std::max(1, omp_get_max_threads()), name);

@@ -437,7 +437,7 @@ std::unique_ptr<Kernel> compile_winograd_conv(
   const ir::Tensor* bias = node.inputs.size() == 3 ? node.inputs[2]->data.get() : nullptr;
   const int64_t W = winograd_vector_width();
   const ItemFn item = W == 16 ? run_item_avx512 : run_item_avx2;
-  const std::string isa = W == 16 ? "avx512" : "avx2";
+  const std::string isa = vector_isa_name();
   const int64_t C = x[1], OC = weight.shape[0];
   Geometry g = {};
   // choose_conv_algo has checked all this; a broken promise must not run.

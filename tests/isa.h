@@ -48,6 +48,12 @@ inline bool skip_without_avx512(const char* what) {
   return true;
 }
 
+// The ISA Kiln's own loops should run here, as their profile names spell it
+// (ops/vec.h's PerIsa): "avx512", "avx2", or "baseline" without AVX2.
+inline std::string kiln_loop_isa() {
+  return has_avx512() ? "avx512" : has_avx2() ? "avx2" : "baseline";
+}
+
 // True, with a MESSAGE, unless the machine runs AVX2 but not AVX-512: `what`
 // is the path of CPUs with Kiln's Winograd and no oneDNN Winograd. ctest runs
 // such cases again under ONEDNN_MAX_CPU_ISA=AVX2 (tests/CMakeLists.txt).

@@ -263,9 +263,7 @@ TEST_CASE("a gate on a channels-last activation runs Kiln's loop, exactly, eithe
   // oneDNN 2.6's nhwc binary kernel is slow with a broadcast [N, C, 1, 1]
   // operand (ops/channel_gate.h); Kiln's loop takes every op and order, a
   // gate per image and channel or per channel, activation or parameter.
-  const int64_t width = ops::vector_width();
-  const std::string name =
-      std::string("kiln:channel_gate:") + (width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline");
+  const std::string name = "kiln:channel_gate:" + kiln_loop_isa();
   for (int64_t C : {20, 32}) {
     const ir::Shape full = {2, C, 7, 9};
     const dnnl::memory::desc x_nhwc = layout(full, tag::nhwc);

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "ops/common.h"
+#include "tests/isa.h"
 #include "tests/ops/reference.h"
 #include "tests/passes/fold_support.h"
 
@@ -110,8 +110,7 @@ TEST_CASE("concat_batchnorm applies relu and leaky_relu") {
 TEST_CASE("concat_batchnorm runs the loop compiled for this CPU's vectors") {
   // Run again under ONEDNN_MAX_CPU_ISA=AVX2 and SSE41 (tests/CMakeLists.txt),
   // which must pick the AVX2 and the baseline loop.
-  const int64_t width = ops::vector_width();
-  const std::string isa = width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline";
+  const std::string isa = kiln_loop_isa();
   const ir::Shape shape = {2, 16, 5, 7};
   Rng rng(77);
   const BnParams p = random_bn(32, rng);

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "ops/common.h"
 #include "ir/verify.h"
 #include "ops/registry.h"
+#include "tests/isa.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -38,11 +38,6 @@ RefTensor reference(const ir::Tensor& x, const Weights& w, const std::string& sq
   RefTensor g = ref_conv2d(s, to_ref(w.w2), &b2, {1, 1}, {0, 0}, {1, 1}, 1);
   if (gate != "none") g = ref_activation(gate, g);
   return ref_binary("mul", to_ref(x), g);
-}
-
-std::string isa_name() {
-  const int64_t width = ops::vector_width();
-  return width == 16 ? "avx512" : width == 8 ? "avx2" : "baseline";
 }
 
 }  // namespace
@@ -82,7 +77,7 @@ TEST_CASE("squeeze_excite matches pool, two 1x1 convs, their activations and the
                          : c.expected == tag::nchw   ? "nchw"
                          : c.expected == tag::nChw8c ? "nChw8c"
                                                      : "nChw16c";
-      if (shape[2] > 1) CHECK(run.implementation == "kiln:" + isa_name() + ":" + name);
+      if (shape[2] > 1) CHECK(run.implementation == "kiln:" + kiln_loop_isa() + ":" + name);
       check_close(run.y, reference(x, w, c.squeeze, c.gate), 1e-5);
     }
   }
