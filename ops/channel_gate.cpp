@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ops/common.h"
+#include "ops/loop_layout.h"
 #include "ops/vec.h"
 
 namespace kiln::ops {
@@ -84,12 +85,8 @@ memory::desc nhwc(const memory::dims& dims) {
 bool gate_order(const memory::desc& layout) {
   const memory::dims d = layout.dims();
   if (d.size() != 4 || d[2] != 1 || d[3] != 1) return false;
-  using tag = memory::format_tag;
-  for (tag t : {tag::nchw, tag::nhwc}) {
-    if (layout == memory::desc(d, memory::data_type::f32, t)) return true;
-  }
-  return (d[1] % 16 == 0 && layout == memory::desc(d, memory::data_type::f32, tag::nChw16c)) ||
-         (d[1] % 8 == 0 && layout == memory::desc(d, memory::data_type::f32, tag::nChw8c));
+  const int block = loop_block_of(layout);  // with one pixel, nchw and nhwc are one order
+  return block >= 0 && (block <= 1 || d[1] % block == 0);
 }
 
 class ChannelGateKernel : public Kernel {

@@ -23,27 +23,24 @@ namespace kiln::ops {
 
 namespace {
 
-// y = x / (1 + e^-x) over [begin, end), 16 floats at a time, the tail in a
-// vector read and written through a small buffer.
+// y = x / (1 + e^-x) over n floats, 16 at a time; the tail as one more
+// vector, read and written through a small buffer.
 void silu_range(const float* x, float* y, int64_t n) {
   constexpr int W = 16;
-  Vec<W> v, e;
-  int64_t i = 0;
-  for (; i + W <= n; i += W) {
-    load<W>(v, x + i);
+  auto silu16 = [](const float* in, float* out) {
+    Vec<W> v, e;
+    load<W>(v, in);
     e = -v;
     exp_in_place<W>(e);
     v = v / (e + 1.f);
-    store<W>(y + i, v);
-  }
+    store<W>(out, v);
+  };
+  int64_t i = 0;
+  for (; i + W <= n; i += W) silu16(x + i, y + i);
   if (i < n) {
     float tail[W] = {};
     std::copy(x + i, x + n, tail);
-    load<W>(v, tail);
-    e = -v;
-    exp_in_place<W>(e);
-    v = v / (e + 1.f);
-    store<W>(tail, v);
+    silu16(tail, tail);
     std::copy(tail, tail + (n - i), y + i);
   }
 }

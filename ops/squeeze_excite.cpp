@@ -248,20 +248,21 @@ std::pair<PoolFn, ScaleFn> loops_for(int block, int64_t width) {
 
 class SqueezeExciteKernel : public Kernel {
  public:
+  // `input`: the input activation's steps; `input_silu`: Kiln's loop for
+  // them when they are a silu (then no oneDNN primitive is built for them).
   SqueezeExciteKernel(Geometry geo, memory::desc layout, const ir::Node& node, int threads,
-                      std::string name)
+                      std::string name, const std::vector<EltwiseStep>& input, SiluLoop input_silu)
       : geo_(geo), layout_(std::move(layout)), threads_(threads), name_(std::move(name)),
         w1_(node.inputs[1]->data->data), b1_(node.inputs[2]->data->data),
         w2_(node.inputs[3]->data->data), b2_(node.inputs[4]->data->data),
-        input_tile_(post_op_activation_steps(node, kOuter[0]), geo.tile_units() * geo.unit_floats(),
+        input_tile_(input_silu ? std::vector<EltwiseStep>{} : input,
+                    geo.tile_units() * geo.unit_floats(), cpu_engine()),
+        input_unit_(input_silu ? std::vector<EltwiseStep>{} : input, geo.unit_floats(),
                     cpu_engine()),
-        input_unit_(post_op_activation_steps(node, kOuter[0]), geo.unit_floats(), cpu_engine()),
         squeeze_(post_op_activation_steps(node, kOuter[1]), geo.N * geo.S, cpu_engine()),
-        gate_(post_op_activation_steps(node, kOuter[2]), geo.N * geo.C, cpu_engine()) {
+        gate_(post_op_activation_steps(node, kOuter[2]), geo.N * geo.C, cpu_engine()),
+        has_input_(!input.empty()), input_silu_(input_silu) {
     std::tie(pool_, scale_) = loops_for(geo_.block, vector_width());
-    const std::vector<EltwiseStep> input = post_op_activation_steps(node, kOuter[0]);
-    if (input.size() == 1 && input[0].alg == dnnl::algorithm::eltwise_swish && input[0].alpha == 1.f)
-      input_silu_ = silu_loop();
     matvec_ = PerIsa<matvec_share>::select(vector_width());
   }
 
@@ -305,7 +306,7 @@ class SqueezeExciteKernel : public Kernel {
       float* sums = geo_.block == kChannelsLast ? sc.partials + t * N * C : sc.p;
       if (geo_.block == kChannelsLast) std::fill(sums, sums + N * C, 0.f);
       const int64_t tile = geo_.tile_units(), floats = geo_.unit_floats();
-      if (input_tile_.empty()) {
+      if (!has_input_) {
         pool_(geo_, x, sums, begin, end);
       } else if (input_silu_) {
         // y = silu(x) a tile at a time (Kiln's loop), pooled while in cache.
@@ -354,7 +355,7 @@ class SqueezeExciteKernel : public Kernel {
 #pragma omp barrier
 #pragma omp single
       gate_.run(stream, args.at(kGate), args.at(kGate));
-      scale_(geo_, input_tile_.empty() ? x : y, sc.g, y, t, T);
+      scale_(geo_, has_input_ ? y : x, sc.g, y, t, T);
     }
   }
 
@@ -370,7 +371,8 @@ class SqueezeExciteKernel : public Kernel {
   PoolFn pool_ = nullptr;
   ScaleFn scale_ = nullptr;
   MatVecFn matvec_ = nullptr;
-  SiluLoop input_silu_ = nullptr;  // input_activation is silu and the loop exists here
+  bool has_input_;       // an input_activation runs before the pooling
+  SiluLoop input_silu_;  // it is a silu, and Kiln's loop for it exists here
 };
 
 std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
@@ -381,9 +383,12 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   geo.block = block >= 0 ? block : kChannelsLast;
   const LoopLayout& layout = loop_layout(geo.block);
   const std::string name = std::string("kiln:") + vector_isa_name() + ":" + layout.name;
+  const std::vector<EltwiseStep> input = post_op_activation_steps(node, kOuter[0]);
+  const bool silu = input.size() == 1 && input[0].alg == dnnl::algorithm::eltwise_swish &&
+                    input[0].alpha == 1.f;
   return std::make_unique<SqueezeExciteKernel>(
       geo, memory::desc(to_dims(x), memory::data_type::f32, layout.tag), node,
-      std::max(1, omp_get_max_threads()), name);
+      std::max(1, omp_get_max_threads()), name, input, silu ? silu_loop() : nullptr);
 }
 
 }  // namespace
