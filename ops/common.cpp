@@ -53,6 +53,25 @@ void require_shape(const ir::Node& node, size_t index, const std::string& what,
                                   ir::shape_str(shape) + ", got " + ir::shape_str(s));
 }
 
+void require_joinable(const ir::Node& node, size_t count, size_t axis) {
+  const ir::Value* first = node.inputs[0];
+  for (size_t i = 0; i < count; ++i) {
+    const ir::Value* in = node.inputs[i];
+    // Ranks first: `axis` was checked against the first input's rank only.
+    bool same = in->shape.size() == first->shape.size();
+    if (same && in->shape[axis] == ir::kBatch)
+      throw Error(node.where(), "attribute 'axis': cannot concatenate along the symbolic batch of '" +
+                                    in->name + "' " + ir::shape_str(in->shape));
+    for (size_t d = 0; same && d < first->shape.size(); ++d)
+      same = d == axis || in->shape[d] == first->shape[d];
+    if (!same)
+      throw Error(node.where(), "inputs must have equal shapes except along dim " +
+                                    std::to_string(axis) + ", got '" + first->name + "' " +
+                                    ir::shape_str(first->shape) + " and '" + in->name + "' " +
+                                    ir::shape_str(in->shape));
+  }
+}
+
 void require_rank_1_to_max(const ir::Node& node, size_t index, const std::string& what) {
   const ir::Shape& x = node.inputs.at(index)->shape;
   bool ok = !x.empty() && x.size() <= kMaxRank;

@@ -29,6 +29,10 @@ void require_shape(const ir::Node& node, size_t index, const std::string& what,
 // Input `index` must have rank 1 to kMaxRank with every dimension positive
 // (the symbolic batch allowed in dim 0).
 void require_rank_1_to_max(const ir::Node& node, size_t index, const std::string& what);
+// Inputs 0 to count - 1 must have one rank and equal dimensions except along
+// `axis`, which must not be their symbolic batch: what concat and
+// concat_batchnorm join ("inputs must have equal shapes except along dim 1, ...").
+void require_joinable(const ir::Node& node, size_t count, size_t axis);
 // `axis`, read from attribute `attr`, as a dimension of a rank-`rank` input
 // called `what`: negative counts from the end (-1 is the last dim).
 size_t normalize_axis(const ir::Node& node, const std::string& attr, int64_t axis, size_t rank,

@@ -41,22 +41,7 @@ static void validate(const ir::Node& node) {
   }
   if (!any_activation)
     throw Error(node.where(), "expected at least one activation input, got only parameters");
-  const size_t axis = read_axis(node);
-  const ir::Value* first = node.inputs[0];
-  for (const ir::Value* in : node.inputs) {
-    // Ranks first: `axis` was checked against the first input's rank only.
-    bool same = in->shape.size() == first->shape.size();
-    if (same && in->shape[axis] == ir::kBatch)
-      throw Error(node.where(), "attribute 'axis': cannot concatenate along the symbolic batch of '" +
-                                    in->name + "' " + ir::shape_str(in->shape));
-    for (size_t d = 0; same && d < first->shape.size(); ++d)
-      same = d == axis || in->shape[d] == first->shape[d];
-    if (!same)
-      throw Error(node.where(), "inputs must have equal shapes except along dim " +
-                                    std::to_string(axis) + ", got '" + first->name + "' " +
-                                    ir::shape_str(first->shape) + " and '" + in->name + "' " +
-                                    ir::shape_str(in->shape));
-  }
+  require_joinable(node, node.inputs.size(), read_axis(node));
 }
 
 static ir::Shape infer_shape(const ir::Node& node) {

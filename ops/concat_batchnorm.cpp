@@ -70,15 +70,8 @@ void validate(const ir::Node& node) {
   if (K > kMaxConcatInputs)
     throw Error(node.where(), "expected at most " + std::to_string(kMaxConcatInputs) +
                                   " activations to join, got " + std::to_string(K));
-  const ir::Value* first = node.inputs[0];
-  for (size_t k = 0; k < K; ++k) {
-    require_nchw(node, k, "input " + std::to_string(k));
-    const ir::Shape& s = node.inputs[k]->shape;
-    if (s[0] != first->shape[0] || s[2] != first->shape[2] || s[3] != first->shape[3])
-      throw Error(node.where(), "inputs must have equal shapes except along dim 1, got '" +
-                                    first->name + "' " + ir::shape_str(first->shape) + " and '" +
-                                    node.inputs[k]->name + "' " + ir::shape_str(s));
-  }
+  for (size_t k = 0; k < K; ++k) require_nchw(node, k, "input " + std::to_string(k));
+  require_joinable(node, K, 1);
   validate_batchnorm(node, K, total_channels(node, K));
 }
 
