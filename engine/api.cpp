@@ -60,9 +60,19 @@ static ops::ConvAlgo to_ops(ConvAlgo algo) {
   throw Error("compile: unknown ConvAlgo value " + std::to_string(static_cast<int>(algo)));
 }
 
+static ops::ConvLayout to_ops(ConvLayout layout) {
+  switch (layout) {
+    case ConvLayout::auto_: return ops::ConvLayout::auto_;
+    case ConvLayout::any: return ops::ConvLayout::any;
+    case ConvLayout::blocked: return ops::ConvLayout::blocked;
+  }
+  throw Error("compile: unknown ConvLayout value " + std::to_string(static_cast<int>(layout)));
+}
+
 static engine::CompileOptions to_engine(const CompileOptions& options) {
   engine::CompileOptions out;
   out.conv_algo = to_ops(options.conv_algo);
+  out.conv_layout = to_ops(options.conv_layout);
   return out;
 }
 
@@ -77,6 +87,17 @@ std::optional<ConvAlgo> conv_algo_from_name(const std::string& name) {
 }
 
 std::string conv_algo_names() { return ops::conv_algo_names(); }
+
+const char* conv_layout_name(ConvLayout layout) { return ops::conv_layout_name(to_ops(layout)); }
+
+std::optional<ConvLayout> conv_layout_from_name(const std::string& name) {
+  for (ConvLayout layout : {ConvLayout::auto_, ConvLayout::any, ConvLayout::blocked}) {
+    if (name == conv_layout_name(layout)) return layout;
+  }
+  return std::nullopt;
+}
+
+std::string conv_layout_names() { return ops::conv_layout_names(); }
 
 // --- Tensors -----------------------------------------------------------------
 

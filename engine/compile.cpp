@@ -70,7 +70,10 @@ class PlanBuilder {
   // `graph` is the one whose nodes will be added, to know each value's last reader.
   PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options,
               ops::ConvTunings* conv_tunings)
-      : plan_(plan), options_(options), conv_tunings_(conv_tunings) {
+      : plan_(plan),
+        options_(options),
+        conv_tunings_(conv_tunings),
+        blocked_convs_(ops::convs_blocked(options.conv_layout, plan.batch, ops::conv_work(graph))) {
     for (const auto& node : graph.nodes()) {
       for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
     }
@@ -108,6 +111,7 @@ class PlanBuilder {
     if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
     std::vector<const ir::Value*> activations;
     ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo, conv_tunings_};
+    ctx.blocked_convs = blocked_convs_;
     for (const ir::Value* in : node.inputs) {
       if (in->is_param()) continue;
       activations.push_back(in);
@@ -138,6 +142,7 @@ class PlanBuilder {
   PlanImpl& plan_;
   CompileOptions options_;
   ops::ConvTunings* conv_tunings_;
+  bool blocked_convs_;  // CompileContext::blocked_convs for every node
   std::unordered_map<const ir::Value*, int> tensor_of_;
   std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;

@@ -16,6 +16,7 @@
 
 #include "ir/graph.h"
 #include "ops/conv_algo.h"
+#include "ops/conv_layout.h"
 #include "passes/pass.h"
 #include "passes/pipeline.h"
 
@@ -34,6 +35,7 @@ std::vector<passes::PassReport> fuse(ir::Graph& graph, FuseLevel level);
 // Choices made when compiling, that do not change the graph.
 struct CompileOptions {
   ops::ConvAlgo conv_algo = ops::ConvAlgo::direct;  // the choices: ops/conv_algo.h
+  ops::ConvLayout conv_layout = ops::ConvLayout::auto_;  // ops/conv_layout.h
   bool inplace_concat = true;  // false: every concat copies (engine/inplace_concat.h)
   // false: no elementwise step (activation, batchnorm, binary op) writes over
   // its input, even where the input dies there (engine/compile.cpp)

@@ -34,6 +34,7 @@
 #include "ir/error.h"
 #include "ops/activation.h"
 #include "ops/common.h"
+#include "ops/conv_layout.h"
 #include "ops/conv_tune.h"
 #include "ops/registry.h"
 
@@ -115,6 +116,12 @@ void validate_conv2d(const ir::Node& node) {
   }
 }
 
+const ir::Value* conv_weight(const ir::Node& node) {
+  if (node.op == "conv2d" && node.inputs.size() > 1) return node.inputs[1];
+  if (node.op == "conv2d_add" && node.inputs.size() > 2) return node.inputs[2];
+  return nullptr;
+}
+
 ir::Shape conv2d_output_shape(const ir::Node& node) {
   Conv2dAttrs a = read_attrs(node);
   const ir::Shape& x = node.inputs[0]->shape;
@@ -144,13 +151,33 @@ static dnnl::convolution_forward::primitive_desc make_pd(const ir::Node& node,
   memory::dims strides = {a.stride[0], a.stride[1]};
   memory::dims dilates = {a.dilation[0] - 1, a.dilation[1] - 1};
   memory::dims pad = {a.padding[0], a.padding[1]};
-  const auto prop = dnnl::prop_kind::forward_inference;
-  dnnl::convolution_forward::desc desc =
-      bias ? dnnl::convolution_forward::desc(prop, alg, src, wei, any({OC}), dst, strides,
-                                             dilates, pad, pad)
-           : dnnl::convolution_forward::desc(prop, alg, src, wei, dst, strides, dilates, pad,
-                                             pad);
-  return dnnl::convolution_forward::primitive_desc(desc, make_attr(post_ops), ctx.engine);
+  auto make = [&](const memory::desc& src, const memory::desc& dst) {
+    const auto prop = dnnl::prop_kind::forward_inference;
+    dnnl::convolution_forward::desc desc =
+        bias ? dnnl::convolution_forward::desc(prop, alg, src, wei, any({OC}), dst, strides,
+                                               dilates, pad, pad)
+             : dnnl::convolution_forward::desc(prop, alg, src, wei, dst, strides, dilates, pad,
+                                               pad);
+    return dnnl::convolution_forward::primitive_desc(desc, make_attr(post_ops), ctx.engine);
+  };
+  // The blocked layout for the direct convolution (Winograd keeps its own):
+  // src stays `any` below one block of channels (a network's RGB input), and
+  // a node only oneDNN's reference kernel runs blocked (RegNetY's 8-channel
+  // groups) keeps `any` too.
+  if (ctx.blocked_convs && alg == dnnl::algorithm::convolution_direct) {
+    const memory::format_tag tag = blocked_conv_tag();
+    const int64_t block = vector_width();
+    memory::desc blocked_src =
+        C >= block ? memory::desc({N, C, x[2], x[3]}, memory::data_type::f32, tag) : src;
+    memory::desc blocked_dst(to_dims(y), memory::data_type::f32, tag);
+    try {
+      dnnl::convolution_forward::primitive_desc pd = make(blocked_src, blocked_dst);
+      if (!is_reference(pd.impl_info_str())) return pd;
+    } catch (const dnnl::error& e) {
+      if (e.status != dnnl_unimplemented) throw;
+    }
+  }
+  return make(src, dst);
 }
 
 dnnl::convolution_forward::primitive_desc conv2d_pd(const ir::Node& node,

@@ -18,6 +18,10 @@ namespace kiln::ops {
 void validate_conv2d(const ir::Node& node);
 ir::Shape conv2d_output_shape(const ir::Node& node);
 
+// The weight of a node oneDNN's convolution computes: conv2d's input 1,
+// conv2d_add's input 2 (after the residual); nullptr for any other op.
+const ir::Value* conv_weight(const ir::Node& node);
+
 // The post-ops for the node's "activation" attribute and its activation_*
 // attributes (ops/activation.h); none for "none".
 dnnl::post_ops activation_post_ops(const ir::Node& node);

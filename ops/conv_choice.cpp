@@ -53,9 +53,8 @@ std::string not_winograd_shape(const ir::Node& node, const ir::Shape& w) {
 // Whether `node` is a conv Winograd could compute: conv2d, or conv2d_add,
 // whose weight follows the residual.
 bool winograd_conv(const ir::Node& node) {
-  if (node.op == "conv2d") return not_winograd_shape(node, node.inputs[1]->shape).empty();
-  if (node.op == "conv2d_add") return not_winograd_shape(node, node.inputs[2]->shape).empty();
-  return false;
+  const ir::Value* weight = conv_weight(node);
+  return weight && not_winograd_shape(node, weight->shape).empty();
 }
 
 // ConvAlgo::auto_'s rule for oneDNN's Winograd (F(2x2, 3x3) or F(4x4,
@@ -97,6 +96,33 @@ bool kiln_winograd_pays(int64_t C, int64_t OC, int64_t tiles) {
 // oneDNN has a Winograd kernel.)
 bool kiln_winograd_beats_onednn(int64_t C, int64_t OC, int64_t tiles) {
   return C >= 128 && OC >= 128 && tiles >= 32;
+}
+
+// The same where the convs are blocked (CompileContext::blocked_convs,
+// ops/conv_layout.h): oneDNN's direct kernel and Winograd then share nChw16c,
+// so oneDNN's is never alone in its layout and the choice is the kernels'
+// own speed. Timed by `tune` on the 3x3 stride-1 layers of GoogLeNet,
+// DenseNet-121, ResNet-18 and ResNet-50 with blocked neighbours (oneDNN 2.6,
+// AVX-512 EPYC, 2 threads), median ms, oneDNN's vs Kiln's:
+//   C -> OC      batch 1: tiles  oneDNN  Kiln    batch 10: tiles  oneDNN  Kiln
+//   64 -> 64            196     0.31    0.33              1960   3.24    3.35
+//   64 -> 192           196     0.96    0.80              1960   9.04    7.24
+//   96 -> 128            49     0.20    0.29               490   2.33    1.85
+//   96 -> 208            16     0.35    0.10               160   1.16    1.00
+//   128 -> 32            49     0.08    0.10               490   1.39    1.04
+//   128 -> 128           49     0.31    0.36               490   3.04    2.29
+//   128 -> 192           49     0.47    0.43               490   4.09    3.43
+//   160 -> 320            4     0.12    0.09                40   0.91    0.78
+//   256 -> 256           16     0.37    0.42               160   3.18    2.99
+//   512 -> 512            4     0.56    1.02                40   4.37    3.20
+// Kiln's wins every layer from 96 channels in a batch of 10, and the layers
+// that widen 1.5x or more from 64 channels at either batch (oneDNN's picks its
+// slower F(2x2, 3x3) kernel for most of those); oneDNN's keeps the rest of
+// batch 1 and the 64-channel layers. (oneDNN's direct nChw16c kernel lost to
+// both Winograds everywhere but on 7x7 maps with 32 to 48 input channels.)
+bool kiln_winograd_beats_onednn_blocked(int64_t N, int64_t C, int64_t OC, int64_t tiles) {
+  if (!kiln_winograd_pays(C, OC, tiles)) return false;
+  return (C >= 64 && 2 * OC >= 3 * C) || (N >= 2 && C >= 96 && tiles >= 40);
 }
 
 // One decision under way: the node, its sizes and the descriptors built so far.
@@ -150,9 +176,17 @@ class Chooser {
     if (std::optional<ConvChoice> tuned = choose_tuned()) return *tuned;
     const std::string sizes = std::to_string(C_) + " -> " + std::to_string(OC_) + " channels, " +
                               std::to_string(tiles_) + " tiles";
-    if (kiln_winograd_beats_onednn(C_, OC_, tiles_) && kiln_winograd())
-      return choice(ConvKernel::kiln_winograd,
-                    "auto: " + sizes + " (Kiln's from 128 channels and 32 tiles)");
+    const bool kiln_first =
+        ctx_.blocked_convs
+            ? kiln_winograd_beats_onednn_blocked(node_.inputs[0]->shape[0], C_, OC_, tiles_)
+            : kiln_winograd_beats_onednn(C_, OC_, tiles_);
+    if (kiln_first && kiln_winograd()) {
+      const char* rule = ctx_.blocked_convs
+                             ? " (blocked: Kiln's where it widens 1.5x from 64 channels, and "
+                               "from 96 channels and 40 tiles in a batch)"
+                             : " (Kiln's from 128 channels and 32 tiles)";
+      return choice(ConvKernel::kiln_winograd, "auto: " + sizes + rule);
+    }
     if (onednn_winograd_pays(C_, OC_) && onednn_winograd()) {
       if (alone_in_onednn_winograd_layout()) {
         const std::string alone = " (oneDNN's would reorder in and out: no Winograd conv next to it)";
@@ -161,7 +195,9 @@ class Chooser {
         return direct("auto: " + sizes + alone);
       }
       return choice(ConvKernel::onednn_winograd,
-                    "auto: " + sizes + " (oneDNN's from 32 channels, Kiln's from 128)");
+                    "auto: " + sizes +
+                        (ctx_.blocked_convs ? " (blocked: oneDNN's from 32 channels)"
+                                            : " (oneDNN's from 32 channels, Kiln's from 128)"));
     }
     if (!kiln_winograd_pays(C_, OC_, tiles_))
       return direct("auto: " + sizes + " (Winograd from 32 channels and 8 tiles)");
@@ -194,7 +230,7 @@ class Chooser {
   // the layer and that kernel still runs it.
   std::optional<ConvChoice> choose_tuned() {
     if (!ctx_.conv_tunings) return std::nullopt;
-    auto it = ctx_.conv_tunings->find(conv_signature(node_, post_ops_));
+    auto it = ctx_.conv_tunings->find(conv_signature(node_, post_ops_, ctx_.blocked_convs));
     if (it == ctx_.conv_tunings->end()) return std::nullopt;
     const std::string why = "auto: tuned on this CPU, " + it->second.str();
     switch (it->second.fastest()) {

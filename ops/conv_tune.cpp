@@ -92,7 +92,7 @@ std::string post_op_name(dnnl::primitive::kind kind) {
 
 }  // namespace
 
-std::string conv_signature(const ir::Node& node, const dnnl::post_ops& post_ops) {
+std::string conv_signature(const ir::Node& node, const dnnl::post_ops& post_ops, bool blocked) {
   const std::vector<int64_t> one = {1, 1}, zero = {0, 0};
   std::string s = node.op + " x " + ir::shape_str(node.inputs[0]->shape) + " weight " +
                   ir::shape_str(node.inputs[1]->shape) + (node.inputs.size() == 3 ? " bias" : "");
@@ -106,6 +106,7 @@ std::string conv_signature(const ir::Node& node, const dnnl::post_ops& post_ops)
   }
   if (post_ops.len() > 0) s += " post-ops";
   for (int i = 0; i < post_ops.len(); ++i) s += " " + post_op_name(post_ops.kind(i));
+  if (blocked) s += " layout blocked";
   return s;
 }
 
@@ -117,7 +118,7 @@ std::unique_ptr<Kernel> compile_conv_tuned(const ir::Node& node, const CompileCo
 
   ConvTunings local;
   ConvTunings& tunings = ctx.conv_tunings ? *ctx.conv_tunings : local;
-  const std::string signature = conv_signature(node, post_ops);
+  const std::string signature = conv_signature(node, post_ops, ctx.blocked_convs);
   if (auto it = tunings.find(signature); it != tunings.end()) {
     for (const ConvChoice& c : candidates) {
       if (c.kernel != it->second.fastest()) continue;

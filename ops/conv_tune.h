@@ -21,7 +21,10 @@ namespace kiln::ops {
 // attributes, and the post-ops (conv2d_add's residual added in place or
 // read), e.g. "conv2d_add x [1, 64, 56, 56] weight [64, 64, 3, 3] bias stride
 // [1, 1] padding [1, 1] dilation [1, 1] groups 1 activation relu post-ops sum eltwise".
-std::string conv_signature(const ir::Node& conv_node, const dnnl::post_ops& post_ops);
+// Convs asked for the blocked layout (CompileContext::blocked_convs) end in
+// " layout blocked": oneDNN's direct kernel differs there.
+std::string conv_signature(const ir::Node& conv_node, const dnnl::post_ops& post_ops,
+                           bool blocked = false);
 
 // The kernel of a conv2d-shaped node under ConvAlgo::tune (arguments as
 // compile_conv2d_choice's and choose_conv_algo's, ops/conv2d.h). A node only

@@ -47,6 +47,9 @@ struct CompileContext {
   // `auto` follows them where they have the layer; `tune` reuses a layer
   // timed earlier in the same compile and adds those it times. Null: none.
   ConvTunings* conv_tunings = nullptr;
+  // Whether conv2d and conv2d_add ask for blocked_conv_tag() src and dst
+  // instead of format_tag::any (ops/conv_layout.h).
+  bool blocked_convs = false;
 };
 
 class Kernel {

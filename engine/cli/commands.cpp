@@ -154,6 +154,7 @@ int run_model(const Options& o) {
     json j = {{"model", o.model},
               {"fuse", fuse_name},
               {"conv_algo", conv_algo_name(o.compile.conv_algo)},
+              {"conv_layout", conv_layout_name(o.compile.conv_layout)},
               {"batch", in.batch},
               {"threads", threads()},
               {"nodes_before", nodes_before},
@@ -191,6 +192,7 @@ static json compare_json(const Options& o, int64_t batch, const std::vector<Leve
             {"batch", batch},
             {"threads", threads()},
             {"conv_algo", conv_algo_name(o.compile.conv_algo)},
+            {"conv_layout", conv_layout_name(o.compile.conv_layout)},
             {"iters", o.iters},
             {"max_abs_output", max_abs_output}};
   for (size_t i = 0; i < levels.size(); ++i) {

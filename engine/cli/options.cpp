@@ -28,6 +28,11 @@ options:
                    now and keep the fastest; the times go to conv-tune.json
                    in $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else
                    ~/.cache/kiln, for auto)
+  --conv-layout L  the activation layout convs ask oneDNN for: auto (default:
+                   nChw16c on AVX-512 from a batch of 6 where 1x1 and grouped
+                   convs hold half the conv work or more, else any), any
+                   (as oneDNN picks: nhwc on AVX-512, nChw8c on AVX2),
+                   blocked (nChw16c on AVX-512, nChw8c on AVX2)
   --input X.npy    input tensor, float32 C order; once per model input.
                    Default: a seeded random input of the model's shape
   --output Y.npy   write the output (once per model output, in order)
@@ -89,6 +94,11 @@ static ConvAlgo parse_conv_algo(const std::string& name) {
   throw UsageError("--conv-algo: expected " + conv_algo_names() + ", got '" + name + "'");
 }
 
+static ConvLayout parse_conv_layout(const std::string& name) {
+  if (std::optional<ConvLayout> layout = conv_layout_from_name(name)) return *layout;
+  throw UsageError("--conv-layout: expected " + conv_layout_names() + ", got '" + name + "'");
+}
+
 Options parse_options(int argc, char** argv) {
   Options o;
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -113,6 +123,7 @@ Options parse_options(int argc, char** argv) {
     if (arg == "-h" || arg == "--help") { no_value(); o.help = true; }
     else if (arg == "--fuse") o.fuse = has_inline ? parse_fuse(inline_value) : Fuse::batchnorm;
     else if (arg == "--conv-algo") o.compile.conv_algo = parse_conv_algo(value());
+    else if (arg == "--conv-layout") o.compile.conv_layout = parse_conv_layout(value());
     else if (arg == "--input") o.inputs.push_back(value());
     else if (arg == "--output") o.outputs.push_back(value());
     else if (arg == "--batch") o.batch = parse_int(arg, value(), 1, 1 << 20);

@@ -18,7 +18,7 @@ struct UsageError : std::runtime_error {
 struct Options {
   std::string model;                  // built-in name or model directory
   Fuse fuse = Fuse::none;
-  CompileOptions compile;             // --conv-algo
+  CompileOptions compile;             // --conv-algo, --conv-layout
   std::vector<std::string> inputs;    // --input, one per graph input
   std::vector<std::string> outputs;   // --output, one per graph output
   int64_t batch = 0;                  // 0: from --input, else 1

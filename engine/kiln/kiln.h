@@ -77,8 +77,25 @@ const char* conv_algo_name(ConvAlgo algo);
 std::optional<ConvAlgo> conv_algo_from_name(const std::string& name);
 std::string conv_algo_names();  // "direct, winograd, kiln-winograd, auto or tune"
 
+// The activation layout convolutions ask for. oneDNN picks nhwc for them on
+// AVX-512 and nChw8c on AVX2; on AVX-512 its nChw16c kernels for 1x1 and
+// depthwise convs are faster on batches of several images.
+enum class ConvLayout {
+  // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
+  auto_,    // nChw16c on AVX-512 from a batch of 6 where 1x1 and grouped convs
+            // hold at least half the conv multiply-adds; else as oneDNN picks
+  any,      // as oneDNN picks
+  blocked,  // nChw16c on AVX-512, nChw8c on AVX2 (as oneDNN picks without AVX2)
+};
+
+// The names engine-run's --conv-layout takes: "auto", "any", "blocked".
+const char* conv_layout_name(ConvLayout layout);
+std::optional<ConvLayout> conv_layout_from_name(const std::string& name);
+std::string conv_layout_names();  // "auto, any or blocked"
+
 struct CompileOptions {
   ConvAlgo conv_algo = ConvAlgo::direct;
+  ConvLayout conv_layout = ConvLayout::auto_;
 };
 
 // What one graph pass did.

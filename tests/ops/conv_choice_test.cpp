@@ -44,15 +44,21 @@ ir::Node* add_conv(ir::Graph& g, const ConvShape& s) {
 
 // The choice for that conv under `algo`; with `tuned`, CompileContext::conv_tunings
 // holds it for the conv's signature (as `tune` would have stored it).
+// With `blocked`, the convs are blocked (CompileContext::blocked_convs).
 ops::ConvChoice choose(const ConvShape& s, ops::ConvAlgo algo, bool epilogue_fits = true,
-                       const ops::ConvTuning* tuned = nullptr) {
+                       const ops::ConvTuning* tuned = nullptr, bool blocked = false) {
   ir::Graph g;
   const ir::Node* conv = add_conv(g, s);
   const dnnl::post_ops post_ops = ops::activation_post_ops(*conv);
   ops::ConvTunings tunings;
-  if (tuned) tunings[ops::conv_signature(*conv, post_ops)] = *tuned;
+  if (tuned) tunings[ops::conv_signature(*conv, post_ops, blocked)] = *tuned;
   ops::CompileContext ctx{ops::cpu_engine(), {}, {}, algo, &tunings};
+  ctx.blocked_convs = blocked;
   return ops::choose_conv_algo(*conv, ctx, post_ops, epilogue_fits);
+}
+
+ops::ConvChoice choose_blocked(const ConvShape& s) {
+  return choose(s, ops::ConvAlgo::auto_, true, nullptr, true);
 }
 
 // The kernels conv_candidates() lists for that conv.
@@ -256,4 +262,28 @@ TEST_CASE("choose_conv_algo under auto keeps oneDNN's Winograd out of a layer it
   CHECK(reason(choose_between(tag::nChw16c, "conv2d 1x1", 14)) ==
         "onednn winograd: auto: 64 -> 64 channels, 16 tiles (oneDNN's from 32 channels, Kiln's "
         "from 128)");
+}
+
+TEST_CASE("choose_conv_algo under auto with blocked convs takes Kiln's for widening layers and big batches") {
+  if (skip_without_avx512("oneDNN's Winograd kernel")) return;
+  const std::string kiln_rule =
+      " (blocked: Kiln's where it widens 1.5x from 64 channels, and from 96 channels and 40 "
+      "tiles in a batch)";
+  const std::string onednn_rule = " (blocked: oneDNN's from 32 channels)";
+  // Widening 3x from 64 channels, batch 1: Kiln's.
+  CHECK(reason(choose_blocked({1, 64, 192, 56, 3})) ==
+        "kiln winograd: auto: 64 -> 192 channels, 196 tiles" + kiln_rule);
+  // 64 -> 64: oneDNN's, at either batch.
+  CHECK(reason(choose_blocked(k64)) == "onednn winograd: auto: 64 -> 64 channels, 196 tiles" +
+                                           onednn_rule);
+  CHECK(reason(choose_blocked({10, 64, 64, 56, 3})) ==
+        "onednn winograd: auto: 64 -> 64 channels, 1960 tiles" + onednn_rule);
+  // 128 -> 128 at 28x28: oneDNN's for one image (where the nhwc rule takes
+  // Kiln's), Kiln's for ten.
+  CHECK(reason(choose_blocked({1, 128, 128, 28, 3})) ==
+        "onednn winograd: auto: 128 -> 128 channels, 49 tiles" + onednn_rule);
+  CHECK(reason(choose_blocked({10, 128, 128, 28, 3})) ==
+        "kiln winograd: auto: 128 -> 128 channels, 490 tiles" + kiln_rule);
+  // Kiln's needs its vector width to divide the channels: oneDNN's then.
+  CHECK(choose_blocked({10, 100, 200, 28, 3}).kernel == ops::ConvKernel::onednn_winograd);
 }

@@ -183,4 +183,6 @@ TEST_CASE("conv_signature differs in each thing a layer's time depends on") {
                                           dnnl::memory::format_tag::any));
   CHECK(ops::conv_signature(conv, sum) != base);
   CHECK(ops::conv_signature(conv, binary) != ops::conv_signature(conv, sum));
+  // Blocked convs run other direct kernels.
+  CHECK(ops::conv_signature(conv, relu, true) == base + " layout blocked");
 }

@@ -2,7 +2,8 @@
 
 Each model is exported with --randomize-bn --reference at a small input (the models
 allow it: Inception needs >= 75x75), then run by engine-run at --fuse=none, bn and
-all, and at all with --conv-algo auto, each within 1e-4 x max|PyTorch| of PyTorch;
+all, and at all with --conv-algo auto (with the layout auto picks, and with
+--conv-layout blocked), each within 1e-4 x max|PyTorch| of PyTorch;
 --verify at all compares every fused node with its unfused twin; the bn level must
 keep exactly the BatchNorms fold_batchnorm may not fold (kept_batchnorms).
 
@@ -49,6 +50,9 @@ LEVELS = [
     ("bn", ["--fuse=bn"]),
     ("all", ["--fuse=all"]),
     ("all+auto", ["--fuse=all", "--conv-algo", "auto"]),
+    # The blocked layout auto takes on AVX-512 from a batch of 6 (ops/conv_layout.h),
+    # asked for at these small batches.
+    ("all+auto+blocked", ["--fuse=all", "--conv-algo", "auto", "--conv-layout", "blocked"]),
 ]
 
 

@@ -1,0 +1,64 @@
+#include "ops/conv_layout.h"
+
+#include "ir/attrs.h"
+#include "ops/common.h"
+#include "ops/conv2d.h"
+
+namespace kiln::ops {
+
+static constexpr ConvLayout kAll[] = {ConvLayout::auto_, ConvLayout::any, ConvLayout::blocked};
+
+const char* conv_layout_name(ConvLayout layout) {
+  switch (layout) {
+    case ConvLayout::auto_: return "auto";
+    case ConvLayout::any: return "any";
+    case ConvLayout::blocked: return "blocked";
+  }
+  return "?";
+}
+
+std::optional<ConvLayout> conv_layout_from_name(const std::string& name) {
+  for (ConvLayout layout : kAll) {
+    if (name == conv_layout_name(layout)) return layout;
+  }
+  return std::nullopt;
+}
+
+std::string conv_layout_names() { return "auto, any or blocked"; }
+
+ConvWork conv_work(const ir::Graph& graph) {
+  ConvWork work;
+  for (const auto& node : graph.nodes()) {
+    const ir::Value* weight = conv_weight(*node);
+    if (!weight || weight->shape.size() != 4 || node->output->shape.size() != 4) continue;
+    const ir::Shape& w = weight->shape;
+    const ir::Shape& y = node->output->shape;
+    const double macs = static_cast<double>(y[1]) * static_cast<double>(y[2]) *
+                        static_cast<double>(y[3]) * static_cast<double>(w[1] * w[2] * w[3]);
+    const bool pointwise = w[2] == 1 && w[3] == 1;
+    const bool grouped = ir::attr_int(*node, "groups", 1) > 1;
+    (pointwise || grouped ? work.pointwise_or_grouped : work.other) += macs;
+  }
+  return work;
+}
+
+bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work) {
+  switch (layout) {
+    case ConvLayout::auto_:
+      return vector_width() == 16 && batch >= kBlockedConvsFromBatch &&
+             work.pointwise_or_grouped > 0 && work.pointwise_or_grouped >= work.other;
+    case ConvLayout::any: return false;
+    case ConvLayout::blocked: return vector_width() > 0;
+  }
+  return false;
+}
+
+dnnl::memory::format_tag blocked_conv_tag() {
+  switch (vector_width()) {
+    case 16: return dnnl::memory::format_tag::nChw16c;
+    case 8: return dnnl::memory::format_tag::nChw8c;
+    default: return dnnl::memory::format_tag::any;
+  }
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,58 @@
+// The activation layout convolutions ask oneDNN for, and its names.
+//
+// With format_tag::any oneDNN 2.6 gives a conv the layout its fastest kernel
+// reads for that conv alone: nChw8c on AVX2, but nhwc on AVX-512, where its
+// brgconv kernels run. On AVX-512 its nChw16c kernels for 1x1 and grouped
+// (depthwise) convs, jit_1x1 and jit_dw, beat brgconv on a batch of several
+// images, while brgconv stays faster on the other convs (a ResNet's stem and
+// strided 3x3s). So `auto` asks for nChw16c on AVX-512 where the batch has
+// kBlockedConvsFromBatch images or more and the graph's 1x1 and grouped convs
+// hold at least half its conv multiply-adds (MobileNets, EfficientNets,
+// RegNets, ShuffleNets, ResNet-50, DenseNets; not ResNet-18, GoogLeNet or
+// ConvNeXt). Measured in bench/README, "Convolutions in nChw16c".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "ir/graph.h"
+
+namespace kiln::ops {
+
+enum class ConvLayout {
+  // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
+  auto_,    // blocked on AVX-512 where the rule above holds, else any
+  any,      // whatever oneDNN picks (format_tag::any)
+  blocked,  // nChw16c on AVX-512, nChw8c on AVX2; any without AVX2
+};
+
+// Under ConvLayout::auto_, the batch from which convs may ask for nChw16c.
+inline constexpr int64_t kBlockedConvsFromBatch = 6;
+
+// The names engine-run's --conv-layout uses: "auto", "any", "blocked".
+const char* conv_layout_name(ConvLayout layout);
+std::optional<ConvLayout> conv_layout_from_name(const std::string& name);
+// "auto, any or blocked", for error messages.
+std::string conv_layout_names();
+
+// The multiply-adds of a graph's oneDNN convolutions (conv2d, conv2d_add),
+// split by kernel shape: 1x1 or grouped, and every other.
+struct ConvWork {
+  double pointwise_or_grouped = 0;
+  double other = 0;
+};
+// The graph's shapes must be inferred; the batch dimension counts as 1.
+ConvWork conv_work(const ir::Graph& graph);
+
+// Whether convs compiled for `batch` images of a graph with `work` ask for
+// the blocked layout (blocked_conv_tag()) on this CPU under `layout`.
+bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work);
+
+// The blocked layout on this CPU: nChw16c with AVX-512, nChw8c with AVX2,
+// format_tag::any without either.
+dnnl::memory::format_tag blocked_conv_tag();
+
+}  // namespace kiln::ops
