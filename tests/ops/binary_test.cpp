@@ -113,12 +113,14 @@ bool is_reference(const KernelRun& run) { return run.implementation.rfind("ref",
 
 // Whether a broadcast add, sub or mul keeps the layout it is handed: oneDNN
 // 2.6 has jit kernels for plain, nhwc and the channel blocks of the CPU's
-// vector width (nChw16c with AVX-512, nChw8c without); div only for plain
-// and nhwc here (20 channels leave a partial block, whose padding it would
-// divide by). Other layouts may run in another: the op then asks for nhwc.
+// vector width (nChw16c with AVX-512, nChw8c with AVX2 alone; none without
+// AVX2); div only for plain and nhwc here (20 channels leave a partial block,
+// whose padding it would divide by). Other layouts may run in another: the
+// op then asks for nhwc.
 bool keeps(const std::string& op, tag t) {
   if (t == tag::nchw || t == tag::nhwc) return true;
-  return op != "div" && (t == tag::nChw16c) == has_avx512();
+  if (op == "div") return false;
+  return t == tag::nChw16c ? has_avx512() : has_avx2() && !has_avx512();
 }
 
 TEST_CASE("binary ops keep the full operand's layout where a jit kernel takes it, else nhwc") {

@@ -15,6 +15,7 @@
 #include "ir/verify.h"
 #include "ops/common.h"
 #include "ops/registry.h"
+#include "tests/isa.h"
 
 namespace kiln::test {
 
@@ -219,9 +220,11 @@ ir::Tensor run_op_after_conv(const std::string& op, const std::vector<ir::Tensor
   for (const engine::Step& s : impl.steps) {
     if (steps) steps->push_back(s.op);
     // What the harness promises: the node reads a conv's layout, not plain.
+    // (Without AVX2, oneDNN's SSE4.1 convs may write plain for few channels.)
     const dnnl::memory::desc& out = impl.tensors.at(static_cast<size_t>(s.output)).desc;
     const dnnl::memory::dims dims = out.dims();
-    if (s.op == "conv2d") CHECK(out != ops::plain_desc(ir::Shape(dims.begin(), dims.end())));
+    if (s.op == "conv2d" && has_avx2())
+      CHECK(out != ops::plain_desc(ir::Shape(dims.begin(), dims.end())));
   }
   engine::Context context(plan);
   return context.run(activations).at(0);
