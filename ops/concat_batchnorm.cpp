@@ -28,10 +28,7 @@
 // (ops/vec.h), the loop is compiled for AVX-512, for AVX2 and for the
 // baseline, and the one this CPU runs (and ONEDNN_MAX_CPU_ISA allows) is
 // picked at compile time.
-#include <omp.h>
-
 #include <algorithm>
-#include <array>
 #include <string>
 #include <vector>
 
@@ -39,6 +36,7 @@
 #include "ops/activation.h"
 #include "ops/batchnorm.h"
 #include "ops/common.h"
+#include "ops/join_loop.h"
 #include "ops/loop_layout.h"
 #include "ops/registry.h"
 #include "ops/vec.h"
@@ -178,51 +176,6 @@ int pick_block(const std::vector<memory::desc>& given, const std::vector<int64_t
   return block >= 0 && whole_blocks ? block : kChannelsLast;
 }
 
-class ConcatBatchnormKernel : public Kernel {
- public:
-  ConcatBatchnormKernel(Geometry g, std::vector<memory::desc> inputs, memory::desc output,
-                        RunFn run, std::string name)
-      : g_(std::move(g)), inputs_(std::move(inputs)), output_(std::move(output)), run_(run),
-        name_(std::move(name)) {}
-
-  memory::desc input_desc(size_t i) const override { return inputs_.at(i); }
-  memory::desc output_desc() const override { return output_; }
-
-  ExecArgs bind(const std::vector<memory>& inputs, const memory& output,
-                const memory&) const override {
-    ExecArgs args = {{DNNL_ARG_DST, output}};
-    for (size_t k = 0; k < inputs.size(); ++k)
-      args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k)] = inputs[k];
-    return args;
-  }
-
-  void execute(dnnl::stream& stream, const ExecArgs& args) const override {
-    stream.wait();  // the steps before have written the inputs
-    std::array<const float*, kMaxConcatInputs> srcs;  // on the stack: no allocation per run
-    for (size_t k = 0; k < inputs_.size(); ++k)
-      srcs[k] = static_cast<const float*>(
-          args.at(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k)).get_data_handle());
-    float* dst = static_cast<float*>(args.at(DNNL_ARG_DST).get_data_handle());
-    const int64_t units = g_.block == kChannelsLast ? g_.N * g_.HW : g_.N * (g_.C / g_.block);
-    const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units));
-#pragma omp parallel num_threads(threads)
-    {
-      // Equal contiguous shares: each thread writes one stretch of y.
-      const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
-      run_(g_, srcs.data(), dst, units * t / T, units * (t + 1) / T);
-    }
-  }
-
-  std::string implementation() const override { return name_; }
-
- private:
-  Geometry g_;
-  std::vector<memory::desc> inputs_;
-  memory::desc output_;
-  RunFn run_;
-  std::string name_;
-};
-
 std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   const size_t K = activation_count(node);
   const ir::Shape& x0 = node.inputs[0]->shape;
@@ -254,9 +207,10 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
     inputs.emplace_back(to_dims(node.inputs[k]->shape), memory::data_type::f32, tag);
   memory::desc output(to_dims(node.output->shape), memory::data_type::f32, tag);
   const std::string name = std::string("kiln:") + vector_isa_name() + ":" + loop_layout(g.block).name;
-  RunFn run = run_for(g.block, vector_width());
-  return std::make_unique<ConcatBatchnormKernel>(std::move(g), std::move(inputs),
-                                                 std::move(output), run, name);
+  const RunFn run = run_for(g.block, vector_width());
+  const int64_t units = g.block == kChannelsLast ? g.N * g.HW : g.N * (g.C / g.block);
+  return std::make_unique<JoinLoopOf<Geometry>>(std::move(g), run, std::move(inputs),
+                                                std::move(output), units, name);
 }
 
 }  // namespace

@@ -1,0 +1,42 @@
+#include "ops/join_loop.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+
+#include "ops/common.h"
+
+namespace kiln::ops {
+
+using dnnl::memory;
+
+JoinLoopKernel::JoinLoopKernel(std::vector<memory::desc> inputs, memory::desc output,
+                               int64_t units, std::string name)
+    : inputs_(std::move(inputs)), output_(std::move(output)), units_(units),
+      name_(std::move(name)) {}
+
+ExecArgs JoinLoopKernel::bind(const std::vector<memory>& inputs, const memory& output,
+                              const memory&) const {
+  ExecArgs args = {{DNNL_ARG_DST, output}};
+  for (size_t k = 0; k < inputs.size(); ++k)
+    args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k)] = inputs[k];
+  return args;
+}
+
+void JoinLoopKernel::execute(dnnl::stream& stream, const ExecArgs& args) const {
+  stream.wait();  // the steps before have written the inputs
+  std::array<const float*, kMaxConcatInputs> srcs;  // on the stack: no allocation per run
+  for (size_t k = 0; k < inputs_.size(); ++k)
+    srcs[k] = static_cast<const float*>(
+        args.at(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(k)).get_data_handle());
+  float* dst = static_cast<float*>(args.at(DNNL_ARG_DST).get_data_handle());
+  const int threads = static_cast<int>(std::min<int64_t>(omp_get_max_threads(), units_));
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
+    run(srcs.data(), dst, units_ * t / T, units_ * (t + 1) / T);
+  }
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,62 @@
+// JoinLoopKernel: the plumbing of Kiln's loops that read one or more
+// activations into one output (concat_batchnorm, channel_shuffle): the
+// inputs bound as DNNL_ARG_MULTIPLE_SRC + k, and the work units split in
+// equal contiguous shares over the threads, so each thread writes one
+// stretch of the output.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ops/kernel.h"
+
+namespace kiln::ops {
+
+class JoinLoopKernel : public Kernel {
+ public:
+  // `units` work units of `run` cover the output; `name` is the implementation.
+  JoinLoopKernel(std::vector<dnnl::memory::desc> inputs, dnnl::memory::desc output,
+                 int64_t units, std::string name);
+
+  dnnl::memory::desc input_desc(size_t i) const override { return inputs_.at(i); }
+  dnnl::memory::desc output_desc() const override { return output_; }
+  ExecArgs bind(const std::vector<dnnl::memory>& inputs, const dnnl::memory& output,
+                const dnnl::memory& scratchpad) const override;
+  void execute(dnnl::stream& stream, const ExecArgs& args) const override;
+  std::string implementation() const override { return name_; }
+
+ protected:
+  // Writes work units [begin, end) of dst from srcs (one per input).
+  virtual void run(const float* const* srcs, float* dst, int64_t begin, int64_t end) const = 0;
+
+ private:
+  std::vector<dnnl::memory::desc> inputs_;
+  dnnl::memory::desc output_;
+  int64_t units_;
+  std::string name_;
+};
+
+// A JoinLoopKernel running fn(geometry, srcs, dst, begin, end): the loop's
+// fixed sizes and tables in `Geometry`, its code in `fn`.
+template <class Geometry>
+class JoinLoopOf : public JoinLoopKernel {
+ public:
+  using Fn = void (*)(const Geometry&, const float* const*, float*, int64_t, int64_t);
+  JoinLoopOf(Geometry g, Fn fn, std::vector<dnnl::memory::desc> inputs,
+             dnnl::memory::desc output, int64_t units, std::string name)
+      : JoinLoopKernel(std::move(inputs), std::move(output), units, std::move(name)),
+        g_(std::move(g)),
+        fn_(fn) {}
+
+ protected:
+  void run(const float* const* srcs, float* dst, int64_t begin, int64_t end) const override {
+    fn_(g_, srcs, dst, begin, end);
+  }
+
+ private:
+  Geometry g_;
+  Fn fn_;
+};
+
+}  // namespace kiln::ops
