@@ -29,6 +29,7 @@ std::string conv_layout_names() { return "auto, any or blocked"; }
 ConvWork conv_work(const ir::Graph& graph) {
   ConvWork work;
   for (const auto& node : graph.nodes()) {
+    if (node->op == "channel_shuffle" || node->op == "permute") ++work.channel_movers;
     const ir::Value* weight = conv_weight(*node);
     if (!weight || weight->shape.size() != 4 || node->output->shape.size() != 4) continue;
     const ir::Shape& w = weight->shape;
@@ -46,7 +47,8 @@ bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work) {
   switch (layout) {
     case ConvLayout::auto_:
       return vector_width() == 16 && batch >= kBlockedConvsFromBatch &&
-             work.pointwise_or_grouped > 0 && work.pointwise_or_grouped >= work.other;
+             work.pointwise_or_grouped > 0 && work.pointwise_or_grouped >= work.other &&
+             work.channel_movers == 0;
     case ConvLayout::any: return false;
     case ConvLayout::blocked: return vector_width() > 0;
   }

@@ -6,10 +6,11 @@
 // (depthwise) convs, jit_1x1 and jit_dw, beat brgconv on a batch of several
 // images, while brgconv stays faster on the other convs (a ResNet's stem and
 // strided 3x3s). So `auto` asks for nChw16c on AVX-512 where the batch has
-// kBlockedConvsFromBatch images or more and the graph's 1x1 and grouped convs
+// kBlockedConvsFromBatch images or more, the graph's 1x1 and grouped convs
 // hold at least half its conv multiply-adds (MobileNets, EfficientNets,
-// RegNets, ShuffleNets, ResNet-50, DenseNets; not ResNet-18, GoogLeNet or
-// ConvNeXt). Measured in bench/README, "Convolutions in nChw16c".
+// RegNets, ResNet-50, DenseNets; not ResNet-18, GoogLeNet or ConvNeXt), and
+// no node shuffles or permutes channels (ShuffleNets). Measured in
+// bench/README, "Convolutions in nChw16c".
 #pragma once
 
 #include <cstdint>
@@ -39,10 +40,15 @@ std::optional<ConvLayout> conv_layout_from_name(const std::string& name);
 std::string conv_layout_names();
 
 // The multiply-adds of a graph's oneDNN convolutions (conv2d, conv2d_add),
-// split by kernel shape: 1x1 or grouped, and every other.
+// split by kernel shape: 1x1 or grouped, and every other; and how many nodes
+// move channels or dims (channel_shuffle, permute), which cost more around
+// blocked convs than around nhwc ones: ShuffleNetV2 ran 1.06x slower blocked
+// at batch 10 (its shuffles copy 58-channel partial blocks plane by plane),
+// and a permute reorders a blocked tensor first.
 struct ConvWork {
   double pointwise_or_grouped = 0;
   double other = 0;
+  int64_t channel_movers = 0;
 };
 // The graph's shapes must be inferred; the batch dimension counts as 1.
 ConvWork conv_work(const ir::Graph& graph);

@@ -9,6 +9,7 @@ void register_adaptive_avg_pool2d(Registry& r);
 void register_add(Registry& r);
 void register_avg_pool2d(Registry& r);
 void register_batchnorm(Registry& r);
+void register_channel_shuffle(Registry& r);
 void register_clamp(Registry& r);
 void register_concat(Registry& r);
 void register_concat_batchnorm(Registry& r);
@@ -43,6 +44,7 @@ static Registry build_registry() {
   register_add(r);
   register_avg_pool2d(r);
   register_batchnorm(r);
+  register_channel_shuffle(r);
   register_clamp(r);
   register_concat(r);
   register_concat_batchnorm(r);

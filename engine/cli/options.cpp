@@ -18,7 +18,8 @@ options:
   --fuse[=LEVEL]   run graph passes first. LEVEL: bn (default: fold every
                    BatchNorm into the conv or linear before it), all (bn plus
                    the fusions: activations into convs, conv + add, swish,
-                   concat + batchnorm, squeeze-excitation blocks), none
+                   concat + batchnorm, channel shuffles, squeeze-excitation
+                   blocks), none
   --conv-algo A    convolution algorithm: direct (default), winograd (Winograd
                    for every 3x3 stride-1 conv: oneDNN's where the CPU has it,
                    Kiln's own elsewhere; direct for the rest), kiln-winograd
@@ -30,7 +31,8 @@ options:
                    ~/.cache/kiln, for auto)
   --conv-layout L  the activation layout convs ask oneDNN for: auto (default:
                    nChw16c on AVX-512 from a batch of 6 where 1x1 and grouped
-                   convs hold half the conv work or more, else any), any
+                   convs hold half the conv work or more and no node shuffles
+                   channels, else any), any
                    (as oneDNN picks: nhwc on AVX-512, nChw8c on AVX2),
                    blocked (nChw16c on AVX-512, nChw8c on AVX2)
   --input X.npy    input tensor, float32 C order; once per model input.

@@ -39,7 +39,8 @@ enum class Fuse {
   none,       // run the graph as loaded
   batchnorm,  // fold every BatchNorm into the conv2d or linear before it
   all,        // batchnorm, then the fusions (conv + activation, conv + add, swish,
-              // concat + batchnorm, squeeze-excitation; docs/ARCHITECTURE.md)
+              // concat + batchnorm, channel shuffle, squeeze-excitation;
+              // docs/ARCHITECTURE.md)
 };
 
 // A fuse level's names. fuse_levels() is the one table that spells them.
@@ -83,7 +84,8 @@ std::string conv_algo_names();  // "direct, winograd, kiln-winograd, auto or tun
 enum class ConvLayout {
   // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
   auto_,    // nChw16c on AVX-512 from a batch of 6 where 1x1 and grouped convs
-            // hold at least half the conv multiply-adds; else as oneDNN picks
+            // hold at least half the conv multiply-adds and no node shuffles
+            // channels; else as oneDNN picks
   any,      // as oneDNN picks
   blocked,  // nChw16c on AVX-512, nChw8c on AVX2 (as oneDNN picks without AVX2)
 };

@@ -248,7 +248,7 @@ TEST_CASE("engine-run -v and --json say why a BN after a concat does not fold, a
     CHECK(r.out.find("  skipped  " + why + "\n") != std::string::npos);
     auto j = nlohmann::json::parse(last_line(r.out));
     auto passes = j.contains("passes_all") ? j["passes_all"] : j["passes"];
-    REQUIRE(passes.size() == 6);
+    REQUIRE(passes.size() == 7);
     CHECK(passes[0]["pass"] == "fold_batchnorm");
     CHECK(passes[0]["changed"].empty());
     CHECK(passes[0]["skipped"] == nlohmann::json::array({why}));

@@ -78,10 +78,12 @@ TEST_CASE("conv_work splits the multiply-adds into 1x1 or grouped convs and the 
   // expand 32*12*12 * 16, depthwise 32*12*12 * 9; project 16*12*12 * 32*9.
   CHECK(work.pointwise_or_grouped == doctest::Approx(32 * 144 * 16 + 32 * 144 * 9));
   CHECK(work.other == doctest::Approx(16 * 144 * 32 * 9));
+  CHECK(work.channel_movers == 0);
 }
 
-TEST_CASE("convs_blocked: any never, blocked with AVX2, auto on AVX-512 from a batch of 6 where 1x1 and grouped convs lead") {
-  const ops::ConvWork pointwise{3, 1}, even{1, 1}, dense{1, 3}, none{0, 0};
+TEST_CASE("convs_blocked: any never, blocked with AVX2, auto on AVX-512 from a batch of 6 where 1x1 and grouped convs lead and nothing shuffles") {
+  const ops::ConvWork pointwise{3, 1, 0}, even{1, 1, 0}, dense{1, 3, 0}, none{0, 0, 0};
+  const ops::ConvWork shuffled{3, 1, 1};
   const int64_t B = ops::kBlockedConvsFromBatch;
   CHECK(B == 6);
   const bool avx512 = ops::vector_width() == 16;
@@ -92,6 +94,8 @@ TEST_CASE("convs_blocked: any never, blocked with AVX2, auto on AVX-512 from a b
   CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, B - 1, pointwise));
   CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, B, dense));
   CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, B, none));
+  CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, B, shuffled));
+  CHECK(ops::convs_blocked(ops::ConvLayout::blocked, B, shuffled) == (ops::vector_width() > 0));
 }
 
 TEST_CASE("convs asked for the blocked layout write it, and compute what the reference does") {

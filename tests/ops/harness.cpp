@@ -126,6 +126,8 @@ KernelRun run_kernel(const std::string& op, const std::vector<NodeInput>& inputs
   run.output = kernel->output_desc();
   run.implementation = kernel->implementation();
   memory y(run.output, engine), scratchpad(kernel->scratchpad_desc(), engine);
+  run.written.assign(run.output.get_size() / sizeof(float), std::nanf(""));
+  y.set_data_handle(run.written.data());
   kernel->execute(stream, kernel->bind(bound, y, scratchpad));
   run.y = ir::Tensor(node.output->shape);
   memory plain_y(ops::plain_desc(run.y.shape), engine, run.y.data.data());

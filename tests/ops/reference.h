@@ -96,6 +96,8 @@ struct KernelRun {
   dnnl::memory::desc output;              // Kernel::output_desc()
   std::string implementation;
   ir::Tensor y;
+  // The output buffer as the kernel left it, padding included; it held NaN before.
+  std::vector<float> written;
 };
 KernelRun run_kernel(const std::string& op, const std::vector<NodeInput>& inputs,
                      const std::vector<dnnl::memory::desc>& given, const ir::Attrs& attrs = {});

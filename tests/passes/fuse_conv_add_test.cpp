@@ -204,13 +204,14 @@ TEST_CASE("engine::fuse(all) leaves ResNet18 with no batchnorm, relu or add and 
   Graph unfused = kiln::engine::load_model("resnet18", 3);
   Graph fused = unfused.clone();
   std::vector<PassReport> reports = kiln::engine::fuse(fused, kiln::engine::FuseLevel::all);
-  REQUIRE(reports.size() == 6);
+  REQUIRE(reports.size() == 7);
   CHECK(reports[0].pass == "fold_batchnorm");
   CHECK(reports[1].pass == "fuse_swish");
   CHECK(reports[2].pass == "fuse_concat_batchnorm");
   CHECK(reports[3].pass == "fuse_conv_add");
   CHECK(reports[4].pass == "fuse_conv_activation");
-  CHECK(reports[5].pass == "fuse_squeeze_excite");
+  CHECK(reports[5].pass == "fuse_channel_shuffle");
+  CHECK(reports[6].pass == "fuse_squeeze_excite");
   for (const PassReport& r : reports) CHECK(r.skipped.empty());
   CHECK(fused.count_op("batchnorm") == 0);
   CHECK(fused.count_op("relu") == 0);
