@@ -223,6 +223,7 @@ Runner& Runner::operator=(Runner&&) noexcept = default;
 Runner::~Runner() = default;
 
 int64_t Runner::batch() const { return impl_->plan->batch(); }
+bool Runner::blocked_convs() const { return impl_->plan->blocked_convs(); }
 std::vector<std::vector<int64_t>> Runner::input_shapes() const { return impl_->plan->input_shapes(); }
 std::vector<std::vector<int64_t>> Runner::output_shapes() const { return impl_->plan->output_shapes(); }
 

@@ -26,6 +26,7 @@ Plan::Plan(Plan&&) noexcept = default;
 Plan& Plan::operator=(Plan&&) noexcept = default;
 Plan::~Plan() = default;
 int64_t Plan::batch() const { return impl_->batch; }
+bool Plan::blocked_convs() const { return impl_->blocked_convs; }
 const std::vector<ir::Shape>& Plan::input_shapes() const { return impl_->input_shapes; }
 const std::vector<ir::Shape>& Plan::output_shapes() const { return impl_->output_shapes; }
 size_t Plan::step_count() const { return impl_->steps.size(); }
@@ -70,10 +71,8 @@ class PlanBuilder {
   // `graph` is the one whose nodes will be added, to know each value's last reader.
   PlanBuilder(PlanImpl& plan, const ir::Graph& graph, const CompileOptions& options,
               ops::ConvTunings* conv_tunings)
-      : plan_(plan),
-        options_(options),
-        conv_tunings_(conv_tunings),
-        blocked_convs_(ops::convs_blocked(options.conv_layout, plan.batch, ops::conv_work(graph))) {
+      : plan_(plan), options_(options), conv_tunings_(conv_tunings) {
+    plan_.blocked_convs = ops::convs_blocked(options.conv_layout, plan.batch, ops::conv_work(graph));
     for (const auto& node : graph.nodes()) {
       for (const ir::Value* in : node->inputs) last_reader_[in] = node.get();
     }
@@ -111,7 +110,7 @@ class PlanBuilder {
     if (!def) throw Error(node.where(), "unknown op '" + node.op + "'");
     std::vector<const ir::Value*> activations;
     ops::CompileContext ctx{ops::cpu_engine(), {}, {}, options_.conv_algo, conv_tunings_};
-    ctx.blocked_convs = blocked_convs_;
+    ctx.blocked_convs = plan_.blocked_convs;
     for (const ir::Value* in : node.inputs) {
       if (in->is_param()) continue;
       activations.push_back(in);
@@ -142,7 +141,6 @@ class PlanBuilder {
   PlanImpl& plan_;
   CompileOptions options_;
   ops::ConvTunings* conv_tunings_;
-  bool blocked_convs_;  // CompileContext::blocked_convs for every node
   std::unordered_map<const ir::Value*, int> tensor_of_;
   std::unordered_map<const ir::Value*, const ir::Node*> last_reader_;  // null: a graph output
   std::map<std::pair<const ir::Value*, int>, std::vector<std::pair<int, int>>> reordered_;

@@ -70,6 +70,8 @@ class Plan {
   size_t step_count() const;
   std::vector<StepInfo> steps() const;
   size_t activation_bytes() const;  // the buffer plan's total size
+  // Whether the convs asked for the blocked layout (CompileOptions::conv_layout).
+  bool blocked_convs() const;
 
  private:
   friend Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options);

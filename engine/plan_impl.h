@@ -39,6 +39,7 @@ struct Step {
 
 struct PlanImpl {
   int64_t batch = 0;
+  bool blocked_convs = false;  // the convs asked for the blocked layout (ops/conv_layout.h)
   std::vector<PlanTensor> tensors;
   std::vector<Step> steps;
   MemoryPlan memory;               // a buffer per tensor

@@ -140,7 +140,13 @@ int run_model(const Options& o) {
   std::printf("time       median %.3f ms, min %.3f ms over %d run(s); batch %lld, %d threads, "
               "%s convolutions\n", t.median_ms, t.min_ms, t.runs, static_cast<long long>(in.batch),
               threads(), conv_algo_name(o.compile.conv_algo));
-  if (o.verbose) print_conv_reasons(runner.steps());
+  if (o.verbose) {
+    std::printf("layout     convs %s (--conv-layout %s)\n",
+                runner.blocked_convs() ? "ask for oneDNN's blocked layout (nChw16c / nChw8c)"
+                                       : "take the layout oneDNN picks",
+                conv_layout_name(o.compile.conv_layout));
+    print_conv_reasons(runner.steps());
+  }
   if (!o.save_dir.empty()) std::printf("saved      %s\n", o.save_dir.c_str());
   if (o.profile) {
     std::printf("\nprofile over %d run(s), each step timed on its own:\n%s", o.iters,
@@ -155,6 +161,7 @@ int run_model(const Options& o) {
               {"fuse", fuse_name},
               {"conv_algo", conv_algo_name(o.compile.conv_algo)},
               {"conv_layout", conv_layout_name(o.compile.conv_layout)},
+              {"blocked_convs", runner.blocked_convs()},
               {"batch", in.batch},
               {"threads", threads()},
               {"nodes_before", nodes_before},

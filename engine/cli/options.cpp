@@ -62,7 +62,7 @@ options:
                    counterpart, fail naming the first node that diverges
   --json           end stdout with one line of JSON holding the results
   -v, --verbose    list every rewrite of the passes, and why they skipped
-                   others; and each conv's algorithm and why
+                   others; and the convs' layout, each conv's algorithm and why
   -h, --help       show this help
 
 exit status: 0 success, 1 error (bad model, bad input, ...), 2 bad command line

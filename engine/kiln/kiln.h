@@ -212,6 +212,9 @@ class Runner {
   std::vector<std::vector<int64_t>> output_shapes() const;
 
   std::vector<StepInfo> steps() const;  // what each run executes, in order
+  // Whether the convs asked for the blocked layout (CompileOptions::conv_layout):
+  // nChw16c on AVX-512, nChw8c on AVX2.
+  bool blocked_convs() const;
 
   // Inputs must have the shapes of input_shapes(); throws kiln::Error otherwise.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);

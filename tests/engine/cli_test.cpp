@@ -11,8 +11,9 @@
 #include "loaders/model_dir.h"
 #include "loaders/npy.h"
 #include "ops/registry.h"
-#include "tests/ops/reference.h"
 #include "tests/engine/run_command.h"
+#include "tests/isa.h"
+#include "tests/ops/reference.h"
 
 using kiln::test::last_line;
 using kiln::test::make_temp_dir;
@@ -196,6 +197,30 @@ TEST_CASE("engine-run -v lists each conv's algorithm and why, one line per conv 
        at = r.out.find("\n  conv     ", at + 1))
     ++lines;
   CHECK(lines == convs);
+}
+
+TEST_CASE("engine-run -v and --json say whether the convs asked for the blocked layout") {
+  // ResNet-18 at batch 1: auto leaves the layout to oneDNN.
+  auto r = run_engine("resnet18 --fuse=all -v --json");
+  REQUIRE(r.exit_code == 0);
+  CHECK(line_starting(r.out, "layout ") ==
+        "layout     convs take the layout oneDNN picks (--conv-layout auto)");
+  CHECK(nlohmann::json::parse(last_line(r.out))["blocked_convs"] == false);
+  // Asked for: blocked wherever the CPU has a blocked layout (AVX2 or AVX-512).
+  r = run_engine("tutorial --conv-layout blocked -v --json");
+  REQUIRE(r.exit_code == 0);
+  const bool blocked = kiln::test::has_avx2();
+  CHECK(line_starting(r.out, "layout ") ==
+        std::string("layout     convs ") +
+            (blocked ? "ask for oneDNN's blocked layout (nChw16c / nChw8c)"
+                     : "take the layout oneDNN picks") +
+            " (--conv-layout blocked)");
+  CHECK(nlohmann::json::parse(last_line(r.out))["blocked_convs"] == blocked);
+  // A bad name is a usage error.
+  r = run_engine("tutorial --conv-layout nChw16c");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("--conv-layout: expected auto, any or blocked, got 'nChw16c'") !=
+        std::string::npos);
 }
 
 TEST_CASE("engine-run --verify passes on resnet18 at every fusion level") {

@@ -110,6 +110,7 @@ TEST_CASE("convs asked for the blocked layout write it, and compute what the ref
       options.conv_algo = algo;
       options.conv_layout = layout;
       engine::Plan plan = engine::compile(g, 2, options);
+      CHECK(plan.blocked_convs() == ops::convs_blocked(layout, 2, ops::conv_work(g)));
       engine::Context ctx(plan);
       check_close(ctx.run({x})[0], want, 1e-5);
     }
