@@ -26,13 +26,8 @@ int64_t shuffle_groups(const ir::Node& r1) {
 // The concat whose inputs the shuffle may read instead of x, or null.
 ir::Node* joined_concat(const ir::Graph& graph, const ir::Node& r1) {
   ir::Node* concat = r1.inputs[0]->producer;
-  if (!concat || concat->op != "concat" || !output_must_stay(graph, *concat).empty())
+  if (!concat || concat->op != "concat" || !channel_concat_refusal(graph, *concat).empty())
     return nullptr;
-  const int64_t axis = ir::attr_int(*concat, "axis", 0);
-  if (axis != 1 && axis != -3) return nullptr;
-  for (const ir::Value* in : concat->inputs) {
-    if (in->is_param() || in->shape.size() != 4) return nullptr;
-  }
   return concat;
 }
 

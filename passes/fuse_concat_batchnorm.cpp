@@ -8,33 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "ir/attrs.h"
-
 namespace kiln::passes {
-
-// Why concat `concat` cannot be joined to the batchnorm that reads it, or "".
-static std::string refusal(const ir::Graph& graph, const ir::Node& concat) {
-  const std::string stays = output_must_stay(graph, concat);
-  if (!stays.empty()) return stays;
-  const std::string who = "concat '" + concat.name + "'";
-  for (const ir::Value* in : concat.inputs) {
-    if (in->is_param()) return who + " joins parameter '" + in->name + "'";
-    if (in->shape.size() != 4)
-      return who + " joins '" + in->name + "' of rank " + std::to_string(in->shape.size()) +
-             ", not 4";
-  }
-  const int64_t axis = ir::attr_int(concat, "axis", 0);
-  if (axis != 1 && axis != -3)
-    return who + " joins along dim " + std::to_string(axis) + ", not the channels";
-  return "";
-}
 
 PassReport fuse_concat_batchnorm(ir::Graph& graph) {
   PassReport report;
   for (ir::Node* bn : graph.nodes_of_op("batchnorm")) {
     ir::Node* concat = bn->inputs[0]->producer;
     if (!concat || concat->op != "concat") continue;  // most batchnorms follow convs
-    const std::string why = refusal(graph, *concat);
+    const std::string why = channel_concat_refusal(graph, *concat);
     if (!why.empty()) {
       report.skipped.push_back({bn->name, why});
       continue;

@@ -1,5 +1,6 @@
 #include "passes/pass.h"
 
+#include "ir/attrs.h"
 #include "ir/error.h"
 #include "ir/verify.h"
 
@@ -11,6 +12,22 @@ std::string output_must_stay(const ir::Graph& graph, const ir::Node& node) {
     return "the output of " + who + " has " + std::to_string(node.output->users.size()) +
            " users (" + node.output->user_names() + "); it must stay";
   if (graph.is_output(node.output)) return "the output of " + who + " is a graph output";
+  return "";
+}
+
+std::string channel_concat_refusal(const ir::Graph& graph, const ir::Node& concat) {
+  const std::string stays = output_must_stay(graph, concat);
+  if (!stays.empty()) return stays;
+  const std::string who = "concat '" + concat.name + "'";
+  for (const ir::Value* in : concat.inputs) {
+    if (in->is_param()) return who + " joins parameter '" + in->name + "'";
+    if (in->shape.size() != 4)
+      return who + " joins '" + in->name + "' of rank " + std::to_string(in->shape.size()) +
+             ", not 4";
+  }
+  const int64_t axis = ir::attr_int(concat, "axis", 0);
+  if (axis != 1 && axis != -3)
+    return who + " joins along dim " + std::to_string(axis) + ", not the channels";
   return "";
 }
 

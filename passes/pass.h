@@ -47,6 +47,12 @@ struct Pass {
 // must stay".
 std::string output_must_stay(const ir::Graph& graph, const ir::Node& node);
 
+// Why the concat `concat` cannot be taken into the one node that reads it
+// (fuse_concat_batchnorm, fuse_channel_shuffle): its output must stay, it
+// joins a parameter or inputs not of rank 4, or not along the channels.
+// "" when it can: "concat 'cat' joins parameter 'const'".
+std::string channel_concat_refusal(const ir::Graph& graph, const ir::Node& concat);
+
 // Runs each pass in order and ir::verify()s the graph after every one; a
 // failed verify throws kiln::Error naming the pass.
 std::vector<PassReport> run_passes(ir::Graph& graph, const std::vector<Pass>& passes,
