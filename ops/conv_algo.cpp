@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "ops/choice_names.h"
+
 namespace kiln::ops {
 
 static constexpr ConvAlgo kAll[] = {ConvAlgo::direct, ConvAlgo::winograd, ConvAlgo::kiln_winograd,
@@ -19,21 +21,10 @@ const char* conv_algo_name(ConvAlgo algo) {
 }
 
 std::optional<ConvAlgo> conv_algo_from_name(const std::string& name) {
-  for (ConvAlgo algo : kAll) {
-    if (name == conv_algo_name(algo)) return algo;
-  }
-  return std::nullopt;
+  return choice_from_name(kAll, conv_algo_name, name);
 }
 
-std::string conv_algo_names() {
-  std::string names;
-  const size_t n = sizeof kAll / sizeof kAll[0];
-  for (size_t i = 0; i < n; ++i) {
-    names += i == 0 ? "" : i + 1 == n ? " or " : ", ";
-    names += conv_algo_name(kAll[i]);
-  }
-  return names;
-}
+std::string conv_algo_names() { return choice_names(kAll, conv_algo_name); }
 
 const char* conv_kernel_name(ConvKernel kernel) {
   switch (kernel) {
@@ -45,11 +36,9 @@ const char* conv_kernel_name(ConvKernel kernel) {
 }
 
 std::optional<ConvKernel> conv_kernel_from_name(const std::string& name) {
-  for (ConvKernel k :
-       {ConvKernel::direct, ConvKernel::onednn_winograd, ConvKernel::kiln_winograd}) {
-    if (name == conv_kernel_name(k)) return k;
-  }
-  return std::nullopt;
+  static constexpr ConvKernel kKernels[] = {ConvKernel::direct, ConvKernel::onednn_winograd,
+                                            ConvKernel::kiln_winograd};
+  return choice_from_name(kKernels, conv_kernel_name, name);
 }
 
 ConvKernel ConvTuning::fastest() const {

@@ -1,8 +1,10 @@
 #include "ops/conv_layout.h"
 
 #include "ir/attrs.h"
+#include "ops/choice_names.h"
 #include "ops/common.h"
 #include "ops/conv2d.h"
+#include "ops/loop_layout.h"
 
 namespace kiln::ops {
 
@@ -18,13 +20,10 @@ const char* conv_layout_name(ConvLayout layout) {
 }
 
 std::optional<ConvLayout> conv_layout_from_name(const std::string& name) {
-  for (ConvLayout layout : kAll) {
-    if (name == conv_layout_name(layout)) return layout;
-  }
-  return std::nullopt;
+  return choice_from_name(kAll, conv_layout_name, name);
 }
 
-std::string conv_layout_names() { return "auto, any or blocked"; }
+std::string conv_layout_names() { return choice_names(kAll, conv_layout_name); }
 
 ConvWork conv_work(const ir::Graph& graph) {
   ConvWork work;
@@ -56,11 +55,8 @@ bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work) {
 }
 
 dnnl::memory::format_tag blocked_conv_tag() {
-  switch (vector_width()) {
-    case 16: return dnnl::memory::format_tag::nChw16c;
-    case 8: return dnnl::memory::format_tag::nChw8c;
-    default: return dnnl::memory::format_tag::any;
-  }
+  const int64_t width = vector_width();  // 16, 8, or 0 without AVX2
+  return width > 0 ? loop_layout(static_cast<int>(width)).tag : dnnl::memory::format_tag::any;
 }
 
 }  // namespace kiln::ops
