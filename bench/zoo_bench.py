@@ -19,7 +19,9 @@ once to ONNX (torch.onnx.export, opset 13). Per batch size, every engine gets th
 
 The seven processes alternate in --rounds rounds (the order rotated each round), so
 that a machine growing busier slows all alike; each time is the median of the
-rounds' medians of --iters runs after --warmup. Every output is checked against
+rounds' medians of --iters runs after --warmup, and each ratio to ONNX Runtime the
+median of the rounds' own ratios (a round's two runs are close in time, so a busy
+spell between rounds cancels out). Every output is checked against
 PyTorch eager's: max |y - ref| <= 1e-4 x max |ref|; a failure shows in the table
 (the cell is marked, the error listed under it), as does an engine that failed to run.
 Set-up is Kiln's load + passes + compile in its fresh process (all + auto, batch 1)
@@ -168,11 +170,20 @@ class Model:
                           if ort_ref is not None else None)
                 cells[key]["vs_ort"] = vs_ort
                 cells[key]["ok"] = cells[key]["ok"] and vs_ort is not None and vs_ort <= TOLERANCE
+            if key.startswith("kiln"):
+                cells[key]["ort_ratios"] = round_ratios(runs.get(key, []), runs.get("ort", []))
             if errors:
                 cells[key]["error"] = f"{len(errors)} of {len(errors) + len(done)} rounds: {errors[0]}"
             for r in done:
                 r.output = None  # keep memory flat over the zoo
         return cells
+
+
+def round_ratios(kiln_runs, ort_runs):
+    """Kiln's time over ONNX Runtime's, round by round, for the rounds where both ran.
+    Each list has one run per round from the first on (an engine that failed stops)."""
+    return [k.median_ms / o.median_ms for k, o in zip(kiln_runs, ort_runs)
+            if k.error is None and o.error is None]
 
 
 def cpu_model():

@@ -1,8 +1,9 @@
 """bench/zoo_bench.py's output: the markdown tables, zoo.json, the ratio chart, README.
 
 A result row is {"model", "batches": {"1": {engine: cell}}} or {"model", "failed"}; a
-cell holds median_ms, min_ms, rounds, runs, setup_ms, peak_rss_mb, rel_error, ok, or
-only "error" when the engine did not run; Kiln's run of ONNX Runtime's own .onnx file
+cell holds median_ms, min_ms, rounds, runs, setup_ms, peak_rss_mb, rel_error, ok (a
+Kiln cell also ort_ratios, its time over ONNX Runtime's in each round), or only "error"
+when the engine did not run; Kiln's run of ONNX Runtime's own .onnx file
 (kiln_onnx) also holds vs_ort, its error against ONNX Runtime's output.
 """
 
@@ -10,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 
 from zoo_table import splice
 
@@ -21,10 +23,14 @@ RATIOS = [("kiln_all", "all / ORT"), ("kiln_auto", "all + auto / ORT")]
 
 
 def ratio(cells, key):
-    """cells[key]'s median over ONNX Runtime's, or None when either did not run."""
+    """cells[key]'s time over ONNX Runtime's: the median of the rounds' own ratios (each
+    round's two medians, measured minutes apart at most), else the ratio of the medians;
+    None when either engine did not run."""
     a, b = cells.get(key, {}), cells.get("ort", {})
     if "median_ms" not in a or "median_ms" not in b:
         return None
+    if a.get("ort_ratios"):
+        return statistics.median(a["ort_ratios"])
     return a["median_ms"] / b["median_ms"]
 
 
@@ -158,7 +164,7 @@ def markdown(results, meta, chart=None):
     parts = [header(meta), "",
              "Kiln none / bn / all: `--fuse=none|bn|all` with direct convolutions; Kiln all + "
              "auto: `--fuse=all --conv-algo auto`. Ratios: Kiln's time over ONNX Runtime's "
-             "(below 1: Kiln is faster). ✗: output off PyTorch's by more than "
+             "in the same round, the median over the rounds (below 1: Kiln is faster). ✗: output off PyTorch's by more than "
              f"{meta['tolerance']:g} x max |PyTorch|; (1 run): PyTorch over its time budget.",
              "", time_table(results, batches), ""]
     parts += [f"Set-up: Kiln's load + passes + compile (`--fuse=all --conv-algo auto`, batch "
