@@ -21,19 +21,12 @@
 
 namespace {
 
-using kiln::ir::Graph;
-using kiln::ir::Node;
-using kiln::ir::Shape;
-using kiln::ir::Tensor;
-using kiln::ir::Value;
+using namespace kiln::test::pass_test_names;
 using kiln::passes::fold_batchnorm;
-using kiln::passes::PassReport;
 using kiln::test::BnParams;
 using kiln::test::random_bn;
 using kiln::test::random_tensor;
 using kiln::test::Rng;
-using kiln::test::ops;
-using kiln::test::relative_error;
 
 // --- the pass on graphs ----------------------------------------------------------
 

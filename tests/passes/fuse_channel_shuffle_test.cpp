@@ -13,11 +13,7 @@
 
 namespace {
 
-using kiln::ir::Graph;
-using kiln::ir::Node;
-using kiln::ir::Value;
-using kiln::passes::PassReport;
-using kiln::test::ops;
+using namespace kiln::test::pass_test_names;
 
 const kiln::passes::Pass kShuffle{"fuse_channel_shuffle", kiln::passes::fuse_channel_shuffle};
 

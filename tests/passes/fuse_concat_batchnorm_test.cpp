@@ -15,11 +15,7 @@
 
 namespace {
 
-using kiln::ir::Graph;
-using kiln::ir::Node;
-using kiln::ir::Value;
-using kiln::passes::PassReport;
-using kiln::test::ops;
+using namespace kiln::test::pass_test_names;
 
 const kiln::passes::Pass kConcatBn{"fuse_concat_batchnorm", kiln::passes::fuse_concat_batchnorm};
 

@@ -17,15 +17,7 @@
 
 namespace {
 
-using kiln::ir::Graph;
-using kiln::ir::Node;
-using kiln::ir::Tensor;
-using kiln::ir::Value;
-using kiln::passes::PassReport;
-using kiln::test::add_conv;
-using kiln::test::ops;
-using kiln::test::random_tensor;
-using kiln::test::relative_error;
+using namespace kiln::test::pass_test_names;
 
 // Runs fuse_conv_activation (verify after it) and checks every output against the graph before.
 PassReport fuse_and_compare(Graph& g, const kiln::ir::Shape& x_shape, double rtol = 1e-5) {

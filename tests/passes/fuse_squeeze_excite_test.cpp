@@ -14,12 +14,7 @@
 
 namespace {
 
-using kiln::ir::Graph;
-using kiln::ir::Node;
-using kiln::ir::Value;
-using kiln::passes::PassReport;
-using kiln::test::ops;
-using kiln::test::random_tensor;
+using namespace kiln::test::pass_test_names;
 
 const kiln::passes::Pass kSe{"fuse_squeeze_excite", kiln::passes::fuse_squeeze_excite};
 const kiln::passes::Pass kActivation{"fuse_conv_activation",

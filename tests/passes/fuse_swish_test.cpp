@@ -12,12 +12,7 @@
 
 namespace {
 
-using kiln::ir::Graph;
-using kiln::ir::Node;
-using kiln::ir::Value;
-using kiln::passes::PassReport;
-using kiln::test::ops;
-using kiln::test::random_tensor;
+using namespace kiln::test::pass_test_names;
 
 const kiln::passes::Pass kSwish{"fuse_swish", kiln::passes::fuse_swish};
 

@@ -60,3 +60,18 @@ inline passes::PassReport pass_and_compare(ir::Graph& g, const passes::Pass& pas
 }
 
 }  // namespace kiln::test
+
+// The names the pass tests share, taken in with
+// `using namespace kiln::test::pass_test_names;`.
+namespace kiln::test::pass_test_names {
+using ir::Graph;
+using ir::Node;
+using ir::Shape;
+using ir::Tensor;
+using ir::Value;
+using passes::PassReport;
+using test::add_conv;
+using test::ops;
+using test::random_tensor;
+using test::relative_error;
+}  // namespace kiln::test::pass_test_names
