@@ -14,14 +14,26 @@
 // of whole blocks, and y stays blocked for the convs that read it.
 // Parameters (a learned tensor concatenated to activations) are packed once.
 //
+// A channel concat of rank-4 activations whose widest input arrives in nhwc,
+// nchw, or nChw8c / nChw16c with every input's channels in whole blocks runs
+// Kiln's own copy loop instead, in that layout (the engine reorders the
+// other inputs to it): oneDNN's simple concat copied SqueezeNet's nhwc
+// joins at about half the speed a memcpy per pixel reaches (bench/README).
+// The engine may still place any concat in place (engine/inplace_concat.h).
+//
 // oneDNN 2.6 joins inputs of different layouts only in its reference kernel:
 // with --conv-algo auto a DenseNet's running concat (nhwc, from brgconv) meets
 // a Winograd conv's nChw16c output. Then every input is read in the largest
 // input's layout, where a fast kernel takes that, and the engine reorders the
 // others.
+#include <algorithm>
+#include <cstring>
+
 #include "ir/attrs.h"
 #include "ir/error.h"
 #include "ops/common.h"
+#include "ops/join_loop.h"
+#include "ops/loop_layout.h"
 #include "ops/registry.h"
 
 namespace kiln::ops {
@@ -93,8 +105,72 @@ static std::vector<memory::desc> fast_layouts(const std::vector<memory::desc>& s
   return unified;
 }
 
+// Kiln's copy loop (see the top): the sizes it needs.
+struct CopyGeometry {
+  int64_t HW = 0, C = 0;
+  int block = kChannelsLast;
+  std::vector<int64_t> channels, offsets;  // C_k, and where each starts in y
+  BlockSources sources;                    // blocked layouts (block >= 1)
+};
+
+// nhwc: work units [begin, end) are pixels (n, h, w), each input's channels
+// one memcpy.
+static void copy_pixels(const CopyGeometry& g, const float* const* srcs, float* dst,
+                        int64_t begin, int64_t end) {
+  for (int64_t p = begin; p < end; ++p) {
+    for (size_t k = 0; k < g.channels.size(); ++k) {
+      const int64_t Ck = g.channels[k];
+      std::memcpy(dst + p * g.C + g.offsets[k], srcs[k] + p * Ck,
+                  static_cast<size_t>(Ck) * sizeof(float));
+    }
+  }
+}
+
+// nchw, nChw8c, nChw16c (B = 1, 8, 16): work units [begin, end) are y's
+// channel blocks (n, block), each a block of one input, one memcpy.
+static void copy_blocks(const CopyGeometry& g, const float* const* srcs, float* dst,
+                        int64_t begin, int64_t end) {
+  const int64_t B = g.block, CB = g.C / B, run = g.HW * B;
+  for (int64_t unit = begin; unit < end; ++unit) {
+    const int64_t n = unit / CB, ob = unit % CB;
+    const size_t k = static_cast<size_t>(g.sources.input[static_cast<size_t>(ob)]);
+    const int64_t ib = g.sources.block_in_input[static_cast<size_t>(ob)];
+    std::memcpy(dst + unit * run, srcs[k] + (n * (g.channels[k] / B) + ib) * run,
+                static_cast<size_t>(run) * sizeof(float));
+  }
+}
+
+// Kiln's copy loop for the node, or null where it does not apply (see the top).
+static std::unique_ptr<Kernel> copy_loop(const ir::Node& node, const CompileContext& ctx,
+                                         size_t axis) {
+  if (axis != 1 || node.output->shape.size() != 4) return nullptr;
+  CopyGeometry g;
+  for (const ir::Value* in : node.inputs) {
+    if (in->is_param()) return nullptr;
+    g.offsets.push_back(g.C);
+    g.channels.push_back(in->shape[1]);
+    g.C += in->shape[1];
+  }
+  g.block = join_block(ctx.input_descs, g.channels);
+  if (g.block < 0) return nullptr;
+  const ir::Shape& y = node.output->shape;
+  g.HW = y[2] * y[3];
+  if (g.block != kChannelsLast) g.sources = block_sources(g.channels, g.block);
+  const memory::format_tag tag = loop_layout(g.block).tag;
+  std::vector<memory::desc> inputs;
+  for (const ir::Value* in : node.inputs)
+    inputs.emplace_back(to_dims(in->shape), memory::data_type::f32, tag);
+  memory::desc output(to_dims(y), memory::data_type::f32, tag);
+  const int64_t units = g.block == kChannelsLast ? y[0] * g.HW : y[0] * (g.C / g.block);
+  const auto run = g.block == kChannelsLast ? copy_pixels : copy_blocks;
+  const std::string name = std::string("kiln:") + loop_layout(g.block).name;
+  return std::make_unique<JoinLoopOf<CopyGeometry>>(std::move(g), run, std::move(inputs),
+                                                    std::move(output), units, name);
+}
+
 static std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   const int axis = static_cast<int>(read_axis(node));
+  if (std::unique_ptr<Kernel> loop = copy_loop(node, ctx, static_cast<size_t>(axis))) return loop;
   return with_node(node, [&]() -> std::unique_ptr<Kernel> {
     // Sources in the node's order: activations as they arrive, parameters plain.
     std::vector<memory::desc> srcs;

@@ -84,9 +84,7 @@ struct Geometry {
   int block = kChannelsLast;
   std::vector<int64_t> channels;  // C_k
   std::vector<int64_t> offsets;   // o_k
-  // Blocked layouts: for each of y's channel blocks, the input it comes
-  // from and that input's block.
-  std::vector<int32_t> block_input, block_in_input;
+  BlockSources sources;  // blocked layouts: where each of y's blocks comes from
   std::vector<float> scale, shift;
   // y = max(v, 0) + lower * min(v, 0): 1 for no activation, 0 for relu,
   // the negative slope for leaky_relu. Exact: one of the two terms is 0.
@@ -125,8 +123,8 @@ inline void run_units(const Geometry& g, const float* const* srcs, float* dst, i
     const int64_t CB = g.C / B, run = g.HW * B;
     for (int64_t unit = begin; unit < end; ++unit) {
       const int64_t n = unit / CB, ob = unit % CB;
-      const size_t k = static_cast<size_t>(g.block_input[ob]);
-      const int64_t ib = g.block_in_input[ob];
+      const size_t k = static_cast<size_t>(g.sources.input[ob]);
+      const int64_t ib = g.sources.block_in_input[ob];
       const float* __restrict x = srcs[k] + (n * (g.channels[k] / B) + ib) * run;
       float* __restrict y = dst + unit * run;
       if constexpr (B == 1) {
@@ -166,16 +164,6 @@ RunFn run_for(int block, int64_t width) {
   }
 }
 
-// The loop's layout for inputs arriving in `given` (see the top).
-int pick_block(const std::vector<memory::desc>& given, const std::vector<int64_t>& channels) {
-  const size_t widest = static_cast<size_t>(
-      std::max_element(channels.begin(), channels.end()) - channels.begin());
-  const int block = loop_block_of(given[widest]);
-  const bool whole_blocks = std::all_of(channels.begin(), channels.end(),
-                                        [&](int64_t c) { return block <= 1 || c % block == 0; });
-  return block >= 0 && whole_blocks ? block : kChannelsLast;
-}
-
 std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   const size_t K = activation_count(node);
   const ir::Shape& x0 = node.inputs[0]->shape;
@@ -186,15 +174,9 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
     g.channels.push_back(node.inputs[k]->shape[1]);
     g.C += g.channels.back();
   }
-  g.block = pick_block(ctx.input_descs, g.channels);
-  if (g.block != kChannelsLast) {
-    for (size_t k = 0; k < K; ++k) {
-      for (int64_t b = 0; b < g.channels[k] / g.block; ++b) {
-        g.block_input.push_back(static_cast<int32_t>(k));
-        g.block_in_input.push_back(static_cast<int32_t>(b));
-      }
-    }
-  }
+  // The inputs' own layout where the loop reads it, else nhwc (see the top).
+  g.block = std::max(join_block(ctx.input_descs, g.channels), kChannelsLast);
+  if (g.block != kChannelsLast) g.sources = block_sources(g.channels, g.block);
   ChannelAffine affine = batchnorm_affine(node, K);
   g.scale = std::move(affine.scale);
   g.shift = std::move(affine.shift);

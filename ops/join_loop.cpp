@@ -6,6 +6,7 @@
 #include <array>
 
 #include "ops/common.h"
+#include "ops/loop_layout.h"
 
 namespace kiln::ops {
 
@@ -37,6 +38,26 @@ void JoinLoopKernel::execute(dnnl::stream& stream, const ExecArgs& args) const {
     const int64_t t = omp_get_thread_num(), T = omp_get_num_threads();
     run(srcs.data(), dst, units_ * t / T, units_ * (t + 1) / T);
   }
+}
+
+int join_block(const std::vector<memory::desc>& given, const std::vector<int64_t>& channels) {
+  const size_t widest = static_cast<size_t>(
+      std::max_element(channels.begin(), channels.end()) - channels.begin());
+  const int block = loop_block_of(given.at(widest));
+  const bool whole_blocks = std::all_of(channels.begin(), channels.end(),
+                                        [&](int64_t c) { return block <= 1 || c % block == 0; });
+  return whole_blocks ? block : -1;
+}
+
+BlockSources block_sources(const std::vector<int64_t>& channels, int block) {
+  BlockSources sources;
+  for (size_t k = 0; k < channels.size(); ++k) {
+    for (int64_t b = 0; b < channels[k] / block; ++b) {
+      sources.input.push_back(static_cast<int32_t>(k));
+      sources.block_in_input.push_back(static_cast<int32_t>(b));
+    }
+  }
+  return sources;
 }
 
 }  // namespace kiln::ops

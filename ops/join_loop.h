@@ -1,10 +1,11 @@
 // JoinLoopKernel: the plumbing of Kiln's loops that read one or more
-// activations into one output (concat_batchnorm, channel_shuffle): the
-// inputs bound as DNNL_ARG_MULTIPLE_SRC + k, and the work units split in
+// activations into one output (concat, concat_batchnorm, channel_shuffle):
+// the inputs bound as DNNL_ARG_MULTIPLE_SRC + k, and the work units split in
 // equal contiguous shares over the threads, so each thread writes one
-// stretch of the output.
+// stretch of the output. And the layout such a loop runs in.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,5 +59,19 @@ class JoinLoopOf : public JoinLoopKernel {
   Geometry g_;
   Fn fn_;
 };
+
+// The layout a loop joining inputs along channels reads and writes
+// (ops/loop_layout.h): the one the input with the most channels arrives in
+// (`given`, one per input), when it is nhwc, nchw, or nChw8c / nChw16c with
+// every input's channel count (`channels`) a multiple of the block, so that
+// no input block straddles two of the output's; -1 otherwise.
+int join_block(const std::vector<dnnl::memory::desc>& given, const std::vector<int64_t>& channels);
+
+// For a join in blocks of `block` channels (a divisor of every input's
+// count): per output block, the input it comes from and that input's block.
+struct BlockSources {
+  std::vector<int32_t> input, block_in_input;
+};
+BlockSources block_sources(const std::vector<int64_t>& channels, int block);
 
 }  // namespace kiln::ops

@@ -131,6 +131,36 @@ TEST_CASE("concat keeps mixed layouts that a fast kernel joins as they are") {
   CHECK_MESSAGE(count_mismatches(run.y, ref_concat(refs(xs), 1), 0.0, report) == 0, report);
 }
 
+TEST_CASE("a channel concat runs Kiln's copy loop in its inputs' layout, whole blocks or not") {
+  // Channels in whole blocks of 16 (and of 8): every layout a conv writes is
+  // the loop's. 20 + 12 channels: whole blocks of neither, so nChw8c and
+  // nChw16c inputs keep oneDNN's concat, while nhwc and nchw take the loop.
+  const std::vector<ir::Shape> whole = {{3, 32, 5, 7}, {3, 16, 5, 7}, {3, 48, 5, 7}};
+  const std::vector<ir::Shape> partial = {{3, 20, 5, 7}, {3, 12, 5, 7}};
+  for (const auto& shapes : {whole, partial}) {
+    std::vector<ir::Tensor> xs;
+    for (const ir::Shape& s : shapes) xs.push_back(random_tensor(s, 260 + xs.size()));
+    for (tag t : {tag::nhwc, tag::nchw, tag::nChw8c, tag::nChw16c}) {
+      CAPTURE(ir::shape_str(shapes[0]));
+      CAPTURE(static_cast<int>(t));
+      std::vector<NodeInput> inputs;
+      std::vector<dnnl::memory::desc> given;
+      for (const ir::Tensor& x : xs) {
+        inputs.push_back(activation(x));
+        given.push_back(layout(x.shape, t));
+      }
+      KernelRun run = run_kernel("concat", inputs, given, {{"axis", int64_t{1}}});
+      const bool blocked = t == tag::nChw8c || t == tag::nChw16c;
+      const bool loop = shapes == whole || !blocked;
+      CHECK((run.implementation.rfind("kiln:", 0) == 0) == loop);
+      CHECK(run.asked == given);  // nothing reordered
+      if (loop) CHECK(run.output == layout(run.y.shape, t));
+      std::string report;
+      CHECK_MESSAGE(count_mismatches(run.y, ref_concat(refs(xs), 1), 0.0, report) == 0, report);
+    }
+  }
+}
+
 TEST_CASE("concat takes parameters among its inputs, in their place") {
   ir::Tensor x = random_tensor({2, 3, 4}, 240), p = random_tensor({2, 2, 4}, 241);
   ir::Tensor y = random_tensor({2, 1, 4}, 242);
