@@ -29,6 +29,10 @@ ConvWork conv_work(const ir::Graph& graph) {
   ConvWork work;
   for (const auto& node : graph.nodes()) {
     if (node->op == "channel_shuffle" || node->op == "permute") ++work.channel_movers;
+    if (node->op == "concat" && node->output->shape.size() == 4) {
+      const ir::Shape& y = node->output->shape;
+      work.concat_floats += static_cast<double>(y[1]) * static_cast<double>(y[2] * y[3]);
+    }
     const ir::Value* weight = conv_weight(*node);
     if (!weight || weight->shape.size() != 4 || node->output->shape.size() != 4) continue;
     const ir::Shape& w = weight->shape;
@@ -44,10 +48,15 @@ ConvWork conv_work(const ir::Graph& graph) {
 
 bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work) {
   switch (layout) {
-    case ConvLayout::auto_:
-      return vector_width() == 16 && batch >= kBlockedConvsFromBatch &&
-             work.pointwise_or_grouped > 0 && work.pointwise_or_grouped >= work.other &&
-             work.channel_movers == 0;
+    case ConvLayout::auto_: {
+      const double macs = work.pointwise_or_grouped + work.other;
+      const bool pointwise_led = batch >= kBlockedConvsFromBatch &&
+                                 work.pointwise_or_grouped > 0 &&
+                                 work.pointwise_or_grouped >= work.other;
+      const bool concat_heavy =
+          work.concat_floats > 0 && work.concat_floats >= kBlockedConcatFloatsPerMac * macs;
+      return vector_width() == 16 && work.channel_movers == 0 && (pointwise_led || concat_heavy);
+    }
     case ConvLayout::any: return false;
     case ConvLayout::blocked: return vector_width() > 0;
   }

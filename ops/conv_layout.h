@@ -9,8 +9,12 @@
 // kBlockedConvsFromBatch images or more, the graph's 1x1 and grouped convs
 // hold at least half its conv multiply-adds (MobileNets, EfficientNets,
 // RegNets, ResNet-50, DenseNets; not ResNet-18, GoogLeNet or ConvNeXt), and
-// no node shuffles or permutes channels (ShuffleNets). Measured in
-// bench/README, "Convolutions in nChw16c".
+// no node shuffles or permutes channels (ShuffleNets). It also asks for
+// nChw16c, at any batch, where channel concats write
+// kBlockedConcatFloatsPerMac floats or more per conv multiply-add
+// (SqueezeNets): blocked, the engine places such concats in place at batch 1
+// and copies whole blocks at larger batches. Measured in bench/README,
+// "Convolutions in nChw16c" and "Concat-heavy graphs blocked".
 #pragma once
 
 #include <cstdint>
@@ -33,6 +37,13 @@ enum class ConvLayout {
 // Under ConvLayout::auto_, the batch from which convs may ask for nChw16c.
 inline constexpr int64_t kBlockedConvsFromBatch = 6;
 
+// Under ConvLayout::auto_, the floats channel concats write per conv
+// multiply-add from which convs ask for nChw16c at any batch. SqueezeNet 1.1
+// writes 4.2e-3, 1.0 3.3e-3, and ran 0.85-0.88x / 0.91-0.95x the time
+// blocked at batch 1 to 10; GoogLeNet (0.8e-3) and Inception-v3 (0.5e-3)
+// lost 1.09x blocked at batch 1.
+inline constexpr double kBlockedConcatFloatsPerMac = 2e-3;
+
 // The names engine-run's --conv-layout uses: "auto", "any", "blocked".
 const char* conv_layout_name(ConvLayout layout);
 std::optional<ConvLayout> conv_layout_from_name(const std::string& name);
@@ -40,15 +51,17 @@ std::optional<ConvLayout> conv_layout_from_name(const std::string& name);
 std::string conv_layout_names();
 
 // The multiply-adds of a graph's oneDNN convolutions (conv2d, conv2d_add),
-// split by kernel shape: 1x1 or grouped, and every other; and how many nodes
-// move channels or dims (channel_shuffle, permute), which cost more around
-// blocked convs than around nhwc ones: ShuffleNetV2 ran 1.06x slower blocked
-// at batch 10 (its shuffles copy 58-channel partial blocks plane by plane),
-// and a permute reorders a blocked tensor first.
+// split by kernel shape: 1x1 or grouped, and every other; the floats its
+// rank-4 concats write; and how many nodes move channels or dims
+// (channel_shuffle, permute), which cost more around blocked convs than
+// around nhwc ones: ShuffleNetV2 ran 1.06x slower blocked at batch 10 (its
+// shuffles copy 58-channel partial blocks plane by plane), and a permute
+// reorders a blocked tensor first.
 struct ConvWork {
   double pointwise_or_grouped = 0;
   double other = 0;
   int64_t channel_movers = 0;
+  double concat_floats = 0;
 };
 // The graph's shapes must be inferred; the batch dimension counts as 1.
 ConvWork conv_work(const ir::Graph& graph);

@@ -31,8 +31,9 @@ options:
                    ~/.cache/kiln, for auto)
   --conv-layout L  the activation layout convs ask oneDNN for: auto (default:
                    nChw16c on AVX-512 from a batch of 6 where 1x1 and grouped
-                   convs hold half the conv work or more and no node shuffles
-                   channels, else any), any
+                   convs hold half the conv work or more, or at any batch
+                   where concats write 2e-3 floats or more per conv
+                   multiply-add, and no node shuffles channels; else any), any
                    (as oneDNN picks: nhwc on AVX-512, nChw8c on AVX2),
                    blocked (nChw16c on AVX-512, nChw8c on AVX2)
   --input X.npy    input tensor, float32 C order; once per model input.

@@ -79,6 +79,29 @@ TEST_CASE("conv_work splits the multiply-adds into 1x1 or grouped convs and the 
   CHECK(work.pointwise_or_grouped == doctest::Approx(32 * 144 * 16 + 32 * 144 * 9));
   CHECK(work.other == doctest::Approx(16 * 144 * 32 * 9));
   CHECK(work.channel_movers == 0);
+  CHECK(work.concat_floats == 0);
+}
+
+TEST_CASE("conv_work counts the floats channel concats write per image") {
+  // A fire module (SqueezeNet): x [N, 16, 12, 12] -> 1x1 and 3x3 convs to 8
+  // channels each, joined: 16 * 144 floats.
+  ir::Graph g;
+  ir::Value* x = g.add_input("x", {ir::kBatch, 16, 12, 12});
+  std::vector<ir::Value*> branches;
+  for (int64_t k : {1, 3}) {
+    const std::string name = "expand" + std::to_string(k);
+    branches.push_back(g.add_node(name, "conv2d",
+                                  {x, g.add_param(name + ".w", random_tensor({8, 16, k, k}, 5 + k)),
+                                   g.add_param(name + ".b", random_tensor({8}, 7 + k))},
+                                  {{"padding", std::vector<int64_t>{k / 2, k / 2}}})
+                           ->output);
+  }
+  g.set_outputs({g.add_node("cat", "concat", branches, {{"axis", int64_t{1}}})->output});
+  ir::infer_shapes(g, ops::registry().schemas());
+  const ops::ConvWork work = ops::conv_work(g);
+  CHECK(work.concat_floats == doctest::Approx(16 * 144));
+  CHECK(work.pointwise_or_grouped == doctest::Approx(8 * 144 * 16));
+  CHECK(work.other == doctest::Approx(8 * 144 * 16 * 9));
 }
 
 TEST_CASE("convs_blocked: any never, blocked with AVX2, auto on AVX-512 from a batch of 6 where 1x1 and grouped convs lead and nothing shuffles") {
@@ -96,6 +119,21 @@ TEST_CASE("convs_blocked: any never, blocked with AVX2, auto on AVX-512 from a b
   CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, B, none));
   CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, B, shuffled));
   CHECK(ops::convs_blocked(ops::ConvLayout::blocked, B, shuffled) == (ops::vector_width() > 0));
+}
+
+TEST_CASE("convs_blocked: auto on AVX-512 at any batch where concats write much per multiply-add") {
+  const double per_mac = ops::kBlockedConcatFloatsPerMac;
+  // 1000 multiply-adds, mostly in 3x3 convs: the pointwise rule never holds.
+  const ops::ConvWork heavy{100, 900, 0, 1000 * per_mac}, light{100, 900, 0, 999 * per_mac};
+  const ops::ConvWork shuffled{100, 900, 1, 1000 * per_mac};
+  const bool avx512 = ops::vector_width() == 16;
+  for (int64_t batch : {1, 2, 10}) {
+    CAPTURE(batch);
+    CHECK(ops::convs_blocked(ops::ConvLayout::auto_, batch, heavy) == avx512);
+    CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, batch, light));
+    CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, batch, shuffled));
+    CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::any, batch, heavy));
+  }
 }
 
 TEST_CASE("convs asked for the blocked layout write it, and compute what the reference does") {
