@@ -36,14 +36,25 @@ std::vector<int64_t> int_list(const OnnxNode& n, const char* name, size_t count,
   return v;
 }
 
-// strides, dilations, pads and auto_pad, over x [N, C, H, W] with a kernel [KH, KW].
-Window read_window(const OnnxNode& n, const ir::Shape& x, const std::vector<int64_t>& kernel) {
+// strides, dilations, pads and auto_pad, over x [N, C, H, W] with a kernel
+// [KH, KW]; `zero_pads` [top, left, bottom, right] of a Pad before the node
+// (OnnxNode::padded_activation) add to its pads.
+Window read_window(const OnnxNode& n, const ir::Shape& x, const std::vector<int64_t>& kernel,
+                   const std::vector<int64_t>& zero_pads = {0, 0, 0, 0}) {
   Window w;
   w.stride = int_list(n, "strides", 2, 1, {1, 1});
   w.dilation = int_list(n, "dilations", 2, 1, {1, 1});
   const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  const bool padded = zero_pads != std::vector<int64_t>{0, 0, 0, 0};
+  if (padded && auto_pad != "NOTSET")
+    n.unsupported("auto_pad " + auto_pad.substr(0, 40) + " after a Pad");
   if (auto_pad == "NOTSET") {
     std::vector<int64_t> pads = int_list(n, "pads", 4, 0, {0, 0, 0, 0});
+    for (size_t i = 0; i < 4; ++i) {
+      if (zero_pads[i] > kMaxWindowValue - pads[i])
+        n.unsupported("pads " + list_str(pads) + " after a Pad " + list_str(zero_pads) + ": too large");
+      pads[i] += zero_pads[i];
+    }
     if (pads[0] != pads[2] || pads[1] != pads[3])
       n.unsupported("pads " + list_str(pads) + " differ at the start and the end of a dimension "
                     "(Kiln pads both sides alike)");
@@ -72,8 +83,10 @@ Window read_window(const OnnxNode& n, const ir::Shape& x, const std::vector<int6
   return w;
 }
 
-ir::Value* image_input(const OnnxNode& n) {
-  ir::Value* x = n.activation(0);
+// x as an image [N, C, H, W]; with `zero_pads`, a Pad before the node is
+// taken in (its [top, left, bottom, right]), else refused.
+ir::Value* image_input(const OnnxNode& n, std::vector<int64_t>* zero_pads = nullptr) {
+  ir::Value* x = zero_pads ? n.padded_activation(0, zero_pads) : n.activation(0);
   if (x->shape.size() != 4)
     n.unsupported("input " + ir::shape_str(x->shape) + " is not [N, C, H, W] (Kiln has 2-D convolution "
                   "and pooling only)");
@@ -102,11 +115,13 @@ struct Pool {
   int64_t ceil_mode;  // 0 under auto_pad SAME_*, whose padding already gives ceil(input / stride)
 };
 
-Pool read_pool(const OnnxNode& n) {
+// `zero_pads`: as image_input's.
+Pool read_pool(const OnnxNode& n, std::vector<int64_t>* zero_pads = nullptr) {
   Pool p;
   p.kernel = pool_kernel(n);
-  p.x = image_input(n);
-  p.win = read_window(n, p.x->shape, p.kernel);
+  p.x = image_input(n, zero_pads);
+  p.win = zero_pads ? read_window(n, p.x->shape, p.kernel, *zero_pads)
+                    : read_window(n, p.x->shape, p.kernel);
   p.ceil_mode = p.win.same ? 0 : flag(n, "ceil_mode");
   return p;
 }
@@ -119,14 +134,15 @@ void convert_conv(OnnxNode& n) {
   if (w->shape.size() < 3) n.fail("weight " + ir::shape_str(w->shape) + ": expected [OC, C/group, kernel...]");
   if (w->shape.size() != 4)
     n.unsupported(std::to_string(w->shape.size() - 2) + "-D convolution (Kiln has conv2d only)");
-  ir::Value* x = image_input(n);
+  std::vector<int64_t> zero_pads;
+  ir::Value* x = image_input(n, &zero_pads);
   const std::vector<int64_t> kernel = {w->shape[2], w->shape[3]};
   if (n.has_attr("kernel_shape") && n.attr_ints("kernel_shape", {}) != kernel)
     n.fail("attribute 'kernel_shape' " + list_str(n.attr_ints("kernel_shape", {})) +
            " disagrees with the weight " + ir::shape_str(w->shape));
   if (kernel[0] > kMaxWindowValue || kernel[1] > kMaxWindowValue)
     n.fail("weight " + ir::shape_str(w->shape) + ": kernel too large");
-  const Window win = read_window(n, x->shape, kernel);
+  const Window win = read_window(n, x->shape, kernel, zero_pads);
   const int64_t group = n.attr_int("group", 1);
   if (group < 1) n.fail("attribute 'group': expected a positive integer, got " + std::to_string(group));
 
@@ -146,10 +162,23 @@ void convert_max_pool(OnnxNode& n) {
 
 void convert_average_pool(OnnxNode& n) {
   n.check_attrs({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
-  const Pool p = read_pool(n);
+  std::vector<int64_t> zero_pads;
+  const Pool p = read_pool(n, &zero_pads);
+  int64_t count_include_pad = flag(n, "count_include_pad");
+  if (zero_pads != std::vector<int64_t>{0, 0, 0, 0}) {
+    // The Pad's zeros are input: they count. The node's own padding must then count too.
+    if (count_include_pad == 0 && n.attr_ints("pads", {0, 0, 0, 0}) != std::vector<int64_t>{0, 0, 0, 0})
+      n.unsupported("pads of its own, not counted, after a Pad");
+    for (size_t d = 0; d < 2; ++d) {
+      if (p.win.padding[d] > p.kernel[d] / 2)
+        n.unsupported("padding " + list_str(p.win.padding) + " with a Pad before it, more than "
+                      "half the kernel " + list_str(p.kernel) + " (Kiln's pools pad at most that)");
+    }
+    count_include_pad = 1;
+  }
   n.add_node("avg_pool2d", {p.x},
              {{"kernel", p.kernel}, {"stride", p.win.stride}, {"padding", p.win.padding},
-              {"ceil_mode", p.ceil_mode}, {"count_include_pad", flag(n, "count_include_pad")}});
+              {"ceil_mode", p.ceil_mode}, {"count_include_pad", count_include_pad}});
 }
 
 void convert_global_average_pool(OnnxNode& n) {

@@ -35,10 +35,16 @@ struct UnknownInput {};
 // run time (an activation), not a constant whose value is missing (the
 // shape of an unknown activation); handlers then still see that it is not
 // a constant, so a Concat of it is reported, and a Shape of it is not.
+//
+// A Pad by zeros of an image's height and width is kept pending: its output's
+// entry is the input's `value` with `zero_pads` [top, left, bottom, right],
+// and only a Conv or AveragePool reading it takes the padding in (their own
+// padding grows); any other reader refuses it.
 struct Entry {
   ir::Value* value = nullptr;
   std::shared_ptr<const Constant> constant;
   bool runtime = false;
+  std::vector<int64_t> zero_pads = {};  // empty, or a pending Pad's [top, left, bottom, right]
 
   bool known() const { return value || constant; }
 };
@@ -89,8 +95,12 @@ class OnnxNode {
   bool has_input(size_t i) const;  // present and not omitted
   const std::string& input_name(size_t i) const;
   bool is_constant(size_t i) const;
-  // Input i as an activation: its shape is known. Unsupported if a constant.
+  // Input i as an activation: its shape is known. Unsupported if a constant,
+  // or a pending Pad's output (see Entry).
   ir::Value* activation(size_t i) const;
+  // The same, taking a pending Pad's zeros in: *pads becomes [top, left,
+  // bottom, right] (all 0 when the input is not padded).
+  ir::Value* padded_activation(size_t i, std::vector<int64_t>* pads) const;
   // Input i as a constant (fails if it is computed at run time).
   std::shared_ptr<const Constant> constant(size_t i) const;
   // An integer constant's values.
@@ -112,6 +122,8 @@ class OnnxNode {
   // The same, computing ONNX output `output` (Split's pieces).
   ir::Value* add_node_at(size_t output, const std::string& op, std::vector<ir::Value*> inputs, ir::Attrs attrs);
   void alias(size_t output, size_t input);  // output stands for what input stands for
+  // Output `output` is activation input `input` padded by zeros, pending (see Entry).
+  void alias_zero_padded(size_t output, size_t input, std::vector<int64_t> pads);
   void set_constant(size_t output, Constant constant);
 
   // --- attributes (each read checks the type and names the node)

@@ -330,6 +330,9 @@ class GraphConverter {
       if (e == conv_.values.end()) fail("graph output '" + out.name() + "' is not defined");
       if (!e->second.known()) continue;  // after a refused node: reported
       if (!e->second.value) fail("graph output '" + out.name() + "' is a constant (Kiln computes its outputs)");
+      if (!e->second.zero_pads.empty())
+        fail("graph output '" + out.name() + "' is a Pad's output (Kiln pads inside Conv and "
+             "AveragePool only)");
       if (std::find(outputs.begin(), outputs.end(), e->second.value) != outputs.end())
         fail("graph output '" + out.name() + "' is the same value as an earlier output");
       outputs.push_back(e->second.value);

@@ -63,11 +63,21 @@ bool OnnxNode::is_constant(size_t i) const {
 }
 
 ir::Value* OnnxNode::activation(size_t i) const {
+  std::vector<int64_t> pads;
+  ir::Value* x = padded_activation(i, &pads);
+  if (std::any_of(pads.begin(), pads.end(), [](int64_t p) { return p != 0; }))
+    unsupported("input " + std::to_string(i) + " '" + input_name(i) + "' is a Pad's output " +
+                list_str(pads) + " (Kiln pads inside Conv and AveragePool only)");
+  return x;
+}
+
+ir::Value* OnnxNode::padded_activation(size_t i, std::vector<int64_t>* pads) const {
   const Entry& e = entry(i);
   if (!e.known()) throw UnknownInput{};
   if (!e.value)
     unsupported("input " + std::to_string(i) + " '" + input_name(i) +
                 "' is a constant where Kiln computes on activations");
+  *pads = e.zero_pads.empty() ? std::vector<int64_t>{0, 0, 0, 0} : e.zero_pads;
   return e.value;
 }
 
@@ -141,6 +151,12 @@ ir::Value* OnnxNode::add_node_at(size_t output, const std::string& op, std::vect
 
 void OnnxNode::alias(size_t output, size_t input) {
   conv_.values[proto_.output(static_cast<int>(output))] = entry(input);
+}
+
+void OnnxNode::alias_zero_padded(size_t output, size_t input, std::vector<int64_t> pads) {
+  Entry e = entry(input);
+  e.zero_pads = std::move(pads);
+  conv_.values[proto_.output(static_cast<int>(output))] = std::move(e);
 }
 
 void OnnxNode::set_constant(size_t output, Constant constant) {

@@ -1,6 +1,7 @@
 // Identity, Dropout and Constant: no Kiln node. Identity and Dropout (at
 // inference) pass their input on; Constant makes a constant that later ops
 // take as a weight or fold.
+#include <algorithm>
 #include <cmath>
 
 #include "ir/error.h"
@@ -105,16 +106,31 @@ void convert_cast(OnnxNode& n) {
   n.set_constant(0, std::move(c));
 }
 
-// Pad: only padding by nothing (torch.onnx writes that before some
-// AveragePools); real padding waits for a pad op.
+// Pad: padding by nothing is nothing. Zeros around an image's height and
+// width (torch.onnx writes F.avg_pool2d with count_include_pad as Pad then
+// AveragePool: Inception-v3) stay pending for the Conv or AveragePool that
+// reads them (Entry, convert.h); other padding waits for a pad op.
 void convert_pad(OnnxNode& n) {
   n.check_attrs({"mode"});
-  n.activation(0);
+  ir::Value* x = n.activation(0);
   const std::vector<int64_t>& pads = n.ints(1);
-  for (int64_t p : pads) {
-    if (p != 0) n.unsupported("pads " + list_str(pads) + " (Kiln pads inside Conv and pooling only)");
+  if (pads.size() != 2 * x->shape.size())
+    n.fail("pads " + list_str(pads) + ": expected 2 per dimension of the input " +
+           ir::shape_str(x->shape));
+  if (std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; })) return n.alias(0, 0);
+  const std::string why = "pads " + list_str(pads) + " (Kiln pads an image's height and width by "
+                          "zeros, inside Conv and AveragePool only)";
+  const std::string mode = n.attr_string("mode", "constant");
+  if (mode != "constant") n.unsupported("mode '" + mode.substr(0, 40) + "'");
+  if (n.has_input(2)) {
+    const Constant& value = *n.constant(2);
+    if (value.type != Constant::Type::f32 || value.numel() != 1 || value.f32->data[0] != 0.f)
+      n.unsupported("a padding value other than 0 " + why);
   }
-  n.alias(0, 0);
+  const bool image = x->shape.size() == 4 && pads[0] == 0 && pads[1] == 0 && pads[4] == 0 &&
+                     pads[5] == 0 && std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p >= 0; });
+  if (!image) n.unsupported(why);
+  n.alias_zero_padded(0, 0, {pads[2], pads[3], pads[6], pads[7]});
 }
 
 }  // namespace kiln::loaders::from_onnx

@@ -472,3 +472,73 @@ TEST_CASE("onnx: a HardSigmoid with ONNX's default slope is unsupported, PyTorch
   ob::real(m.mutable_graph()->mutable_node(0), "alpha", 1.0f / 6.0f);
   CHECK(op_list(load(m)) == std::vector<std::string>{"hardsigmoid"});
 }
+
+namespace {
+
+// x [N, 3, 8, 8] -> Pad by `pads` (mode `mode`) -> `op` (AveragePool 3x3,
+// stride 1, or Conv 3x3 to 4 channels) with its own `own` pads -> y.
+// pads = [] : no Pad, the op reads x.
+onnx::ModelProto padded_model(const std::vector<int64_t>& pads, const std::string& op,
+                              const std::vector<int64_t>& own, const std::string& mode = "constant") {
+  onnx::ModelProto m = ob::model(13);
+  ob::input(m, "x", {-1, 3, 8, 8});
+  std::string in = "x";
+  if (!pads.empty()) {
+    auto* pad = ob::node(m, "Pad", {"x", "pads"}, {"p"}, "pad");
+    ob::text(pad, "mode", mode);
+    ob::int_tensor(m, "pads", {8}, pads);
+    in = "p";
+  }
+  onnx::NodeProto* n = op == "Conv" ? ob::node(m, "Conv", {in, "w"}, {"y"}, "op")
+                                    : ob::node(m, op, {in}, {"y"}, "op");
+  ob::ints(n, "kernel_shape", {3, 3});
+  ob::ints(n, "pads", own);
+  if (op == "Conv") ob::weight(m, "w", {4, 3, 3, 3}, 21);
+  if (op == "AveragePool") ob::integer(n, "count_include_pad", 1);
+  ob::output(m, "y");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("onnx: a Pad by zeros of height and width goes into the Conv or AveragePool after it") {
+  const kiln::ir::Tensor x = filled({2, 3, 8, 8}, 0.1f);
+  for (const std::string op : {"AveragePool", "Conv"}) {
+    CAPTURE(op);
+    // torch.onnx's F.avg_pool2d(x, 3, 1, padding=1): Pad by 1, then the pool unpadded.
+    // Here the Pad pads the height, the op its width.
+    Graph g = load(padded_model({0, 0, 1, 0, 0, 0, 1, 0}, op, {0, 1, 0, 1}));
+    REQUIRE(g.nodes().size() == 1);
+    CHECK(std::get<std::vector<int64_t>>(g.nodes()[0]->attrs.at("padding")) ==
+          std::vector<int64_t>{1, 1});
+    if (op == "AveragePool") CHECK(kiln::ir::attr_int(*g.nodes()[0], "count_include_pad", 0) == 1);
+    // The same as the op padding by itself.
+    Graph direct = load(padded_model({}, op, {1, 1, 1, 1}));
+    auto y = kiln::engine::run_graph(g, {x});
+    auto want = kiln::engine::run_graph(direct, {x});
+    REQUIRE(y[0].shape == want[0].shape);
+    CHECK(y[0].data == want[0].data);
+  }
+}
+
+TEST_CASE("onnx: a Pad Kiln cannot take into the node after it is reported") {
+  // MaxPool pads with -inf, not zeros.
+  CHECK(load_error(padded_model({0, 0, 1, 1, 0, 0, 1, 1}, "MaxPool", {0, 0, 0, 0})).find(
+            "MaxPool (opset 13): input 0 'p' is a Pad's output [1, 1, 1, 1] (Kiln pads inside Conv "
+            "and AveragePool only) at 'op'") != std::string::npos);
+  CHECK(load_error(padded_model({0, 0, 1, 1, 0, 0, 1, 1}, "Conv", {0, 0, 0, 0}, "reflect"))
+            .find("Pad (opset 13): mode 'reflect' at 'pad'") != std::string::npos);
+  CHECK(load_error(padded_model({0, 1, 0, 0, 0, 0, 0, 0}, "Conv", {0, 0, 0, 0}))
+            .find("Pad (opset 13): pads [0, 1, 0, 0, 0, 0, 0, 0] (Kiln pads an image's height and "
+                  "width by zeros, inside Conv and AveragePool only) at 'pad'") != std::string::npos);
+  // Top 1, bottom 0: Kiln pads both sides alike.
+  CHECK(load_error(padded_model({0, 0, 1, 0, 0, 0, 0, 0}, "Conv", {0, 0, 0, 0}))
+            .find("differ at the start and the end of a dimension") != std::string::npos);
+  // More than half the kernel in a pool.
+  CHECK(load_error(padded_model({0, 0, 1, 1, 0, 0, 1, 1}, "AveragePool", {1, 1, 1, 1}))
+            .find("more than half the kernel") != std::string::npos);
+  onnx::ModelProto as_output = padded_model({0, 0, 1, 1, 0, 0, 1, 1}, "Conv", {0, 0, 0, 0});
+  ob::output(as_output, "p");
+  CHECK(load_error(as_output) ==
+        "test.onnx: graph output 'p' is a Pad's output (Kiln pads inside Conv and AveragePool only)");
+}

@@ -81,14 +81,16 @@ ZOO = {
     "googlenet": torchvision_model("googlenet", (BATCH, 3, 64, 64), aux_logits=False, init_weights=False),
     "regnet_y_400mf": torchvision_model("regnet_y_400mf", (BATCH, 3, 64, 64)),
 }
-# Beyond the issue's list: HardSwish / HardSigmoid (opset 17 only), and
+# Beyond the issue's list: HardSwish / HardSigmoid (opset 17 only),
 # ConvNeXt's LayerNorm (LayerNormalization at opset 17, its decomposition
 # ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add at 13), GELU (Erf) and
-# MatMul on rank 4.
+# MatMul on rank 4, and Inception-v3's Pad before an AveragePool.
 EXTRA = {
     "resnet50": torchvision_model("resnet50", (1, 3, 64, 64)),
     "mobilenet_v3_small": torchvision_model("mobilenet_v3_small", (BATCH, 3, 64, 64)),
     "convnext_tiny": torchvision_model("convnext_tiny", (BATCH, 3, 64, 64)),
+    "inception_v3": torchvision_model("inception_v3", (BATCH, 3, 80, 80), aux_logits=False,
+                                      init_weights=False),
 }
 MODELS = {"small": small_model, **ZOO, **EXTRA}
 # name -> (model, opset, keep the BatchNorms in the file)
