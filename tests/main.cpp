@@ -1,7 +1,8 @@
 // The test binary's main: doctest's, with the conv tune cache
 // (engine/conv_tune_cache.h) in a fresh folder of its own, so that no test
-// reads or writes the user's cache, and `auto` follows its rules unless a
-// test tunes first. engine-run started by a test inherits it.
+// reads or writes the user's cache, and `auto` follows its rules: a test
+// that tunes points KILN_CACHE_DIR at a folder of its own
+// (tests/engine/temp_cache.h). engine-run started by a test inherits it.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 

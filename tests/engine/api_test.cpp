@@ -10,6 +10,7 @@
 
 #include <kiln/kiln.h>
 
+#include "tests/engine/temp_cache.h"
 #include "tests/isa.h"
 
 TEST_CASE("kiln::Model copies fuse independently and agree on the output") {
@@ -86,6 +87,7 @@ TEST_CASE("kiln::Model::save refuses a folder that is not a Kiln model unless fo
 }
 
 TEST_CASE("kiln::CompileOptions::conv_algo: every algorithm gives the direct result") {
+  const kiln::test::TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   kiln::Model m = kiln::Model::load("resnet18", 5);
   m.fuse(kiln::Fuse::all);
   kiln::Tensor x{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};

@@ -1,7 +1,8 @@
 // engine/conv_tune_cache: `tune` stores its times in KILN_CACHE_DIR, `auto`
 // follows them on the same CPU only, and a cache that cannot be used fails
 // no compile. Each test points KILN_CACHE_DIR at a fresh folder of its own
-// (tests/main.cpp already keeps the suite away from the user's cache).
+// (tests/engine/temp_cache.h; tests/main.cpp already keeps the suite away
+// from the user's cache).
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "tests/engine/run_command.h"
+#include "tests/engine/temp_cache.h"
 #include "tests/isa.h"
 #include "tests/ops/reference.h"
 
@@ -26,38 +28,6 @@ using namespace kiln::test;
 using nlohmann::json;
 
 namespace {
-
-// Sets an environment variable (unsets it for nullptr) until destroyed.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() { set(old_ ? old_->c_str() : nullptr); }
-
- private:
-  void set(const char* value) {
-    if (value) setenv(name_.c_str(), value, 1);
-    else unsetenv(name_.c_str());
-  }
-  std::string name_;
-  std::optional<std::string> old_;
-};
-
-// KILN_CACHE_DIR pointing at a fresh folder, removed after.
-class TempCache {
- public:
-  TempCache() : dir_(make_temp_dir("kiln-tune-cache")), env_("KILN_CACHE_DIR", dir_.c_str()) {}
-  ~TempCache() { std::filesystem::remove_all(dir_); }
-  const std::string& dir() const { return dir_; }
-  std::string file() const { return dir_ + "/conv-tune.json"; }
-  void write(const std::string& text) const { std::ofstream(file()) << text; }
-
- private:
-  std::string dir_;
-  ScopedEnv env_;
-};
 
 const ir::Attrs kRelu = {{"padding", std::vector<int64_t>{1, 1}},
                          {"activation", std::string("relu")}};

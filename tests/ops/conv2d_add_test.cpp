@@ -6,6 +6,7 @@
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "tests/ops/activation_cases.h"
+#include "tests/engine/temp_cache.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -100,6 +101,7 @@ TEST_CASE("conv2d_add reads the residual through a binary post-op when it is rea
 }
 
 TEST_CASE("conv2d_add does not overwrite x when x is also the residual, at every conv algorithm") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   // y = relu(conv(h) + h), h = relu(x): h dies at the node, so the residual
   // could be summed in place, but its buffer is also the conv's input. 64
   // channels, 3x3, stride 1: every Winograd kernel can take it.

@@ -14,6 +14,7 @@
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "tests/isa.h"
+#include "tests/engine/temp_cache.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -74,6 +75,7 @@ RefTensor reference(const ir::Graph& g, const ir::Tensor& x, int64_t stride) {
 }  // namespace
 
 TEST_CASE("a 3x3 stride-1 conv gives the reference's result with every conv algorithm") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   ir::Graph g = conv_graph(64, 64, 1, 1);
   ir::Tensor x = random_tensor({2, 64, 14, 14}, 3);
   RefTensor want = reference(g, x, 1);

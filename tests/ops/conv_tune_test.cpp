@@ -17,6 +17,7 @@
 #include "ops/conv_tune.h"
 #include "ops/registry.h"
 #include "tests/isa.h"
+#include "tests/engine/temp_cache.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -93,6 +94,7 @@ void check_tuned(const std::string& reason, bool onednn_has_post_ops = true) {
 }  // namespace
 
 TEST_CASE("tune runs the fastest of the kernels it timed, with the reference's result") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   if (skip_without_avx2("Kiln's Winograd kernel, without which only direct runs")) return;
   ir::Graph g = conv_graph(64, 64, 3, kRelu);
   ir::Tensor x = random_tensor({2, 64, 14, 14}, 3);
@@ -109,6 +111,7 @@ TEST_CASE("tune runs the fastest of the kernels it timed, with the reference's r
 }
 
 TEST_CASE("tune on conv2d_add, in place and reading the residual, gives the reference's result") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   if (skip_without_avx2("Kiln's Winograd kernel, without which only direct runs")) return;
   ir::Tensor bias = random_tensor({32}, 11);
   for (bool residual_is_output : {false, true}) {
@@ -133,6 +136,7 @@ TEST_CASE("tune on conv2d_add, in place and reading the residual, gives the refe
 }
 
 TEST_CASE("tune does not time a conv that only direct runs") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   ir::Attrs strided = kRelu;
   strided["stride"] = std::vector<int64_t>{2, 2};
   CHECK(conv_reasons(engine::compile(conv_graph(64, 64, 1, kRelu), 1, {ops::ConvAlgo::tune})) ==
@@ -142,6 +146,7 @@ TEST_CASE("tune does not time a conv that only direct runs") {
 }
 
 TEST_CASE("tune times a layer once per compile: an identical layer takes the same times") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   if (skip_without_avx2("Kiln's Winograd kernel, without which only direct runs")) return;
   const std::vector<std::string> reasons =
       conv_reasons(engine::compile(conv_graph(32, 32, 3, kRelu, true), 1, {ops::ConvAlgo::tune}));

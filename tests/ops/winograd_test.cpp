@@ -19,6 +19,7 @@
 #include "ir/verify.h"
 #include "ops/registry.h"
 #include "tests/isa.h"
+#include "tests/engine/temp_cache.h"
 #include "tests/ops/reference.h"
 
 using namespace kiln;
@@ -146,6 +147,7 @@ TEST_CASE("kiln_winograd conv2d matches the reference on odd sizes, padding, bat
 }
 
 TEST_CASE("kiln_winograd leaves a conv with an activation other than relu to oneDNN") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   // Kiln's epilogue applies relu only: the conv must run on oneDNN, with its post-ops.
   const ir::Attrs attrs = {{"padding", std::vector<int64_t>{1, 1}},
                            {"activation", std::string("hardswish")}};
@@ -242,6 +244,7 @@ TEST_CASE("kiln_winograd keeps to the scratchpad it sized when the thread count 
 }
 
 TEST_CASE("every conv algorithm gives the reference's result on a kiln_winograd case") {
+  const TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   const WinoCase& c = kCases[3];
   ir::Graph g = conv_graph({c.n, c.c, c.h, c.w}, {c.oc, c.c, 3, 3}, c.bias, case_attrs(c), 42);
   ir::Tensor x = random_tensor({c.n, c.c, c.h, c.w}, 43);
