@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include "ops/common.h"
 #include "tests/ops/activation_cases.h"
 #include "tests/ops/reference.h"
 
@@ -57,6 +58,31 @@ TEST_CASE("conv2d matches the plain-loop reference on odd shapes, groups, dilati
                                 c.padding, c.dilation, c.groups);
     std::string report;
     CHECK_MESSAGE(count_mismatches(got, want, 1e-5, report) == 0, report);
+  }
+}
+
+TEST_CASE("a grouped conv whose input arrives in nhwc stays in nhwc where a fast kernel runs it") {
+  // 16 channels per group (RegNetX's), and 8 (RegNetY's); a depthwise conv
+  // keeps oneDNN's pick.
+  for (int64_t per_group : {16, 8, 1}) {
+    CAPTURE(per_group);
+    const ir::Tensor x = random_tensor({1, 64, 10, 12}, 300);
+    const ir::Tensor w = random_tensor({64, per_group, 3, 3}, 301);
+    const ir::Attrs attrs = {{"padding", std::vector<int64_t>{1, 1}}, {"groups", 64 / per_group}};
+    const dnnl::memory::desc nhwc = layout(x.shape, dnnl::memory::format_tag::nhwc);
+    KernelRun run = run_kernel("conv2d", {activation(x), parameter(w)}, {nhwc}, attrs);
+    INFO(run.implementation);
+    // oneDNN 2.6's grouped kernel for AVX-512 reads and writes nhwc.
+    if (ops::vector_width() == 16 && per_group == 16) {
+      CHECK(run.asked[0] == nhwc);
+      CHECK(run.output == layout(run.y.shape, dnnl::memory::format_tag::nhwc));
+    }
+    if (run.asked[0] == nhwc && per_group > 1) CHECK(run.implementation.rfind("ref", 0) != 0);
+    std::string report;
+    CHECK_MESSAGE(count_mismatches(run.y, ref_conv2d(to_ref(x), to_ref(w), nullptr, {1, 1}, {1, 1},
+                                                     {1, 1}, 64 / per_group),
+                                   1e-5, report) == 0,
+                  report);
   }
 }
 
