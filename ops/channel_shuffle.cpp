@@ -179,11 +179,8 @@ std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx)
   const int block = loop_block_of(ctx.input_descs.at(widest));
   g.block = block < 0 ? kChannelsLast : block;
 
-  const memory::format_tag tag = loop_layout(g.block).tag;
-  std::vector<memory::desc> inputs;
-  for (const ir::Value* in : node.inputs)
-    inputs.emplace_back(to_dims(in->shape), memory::data_type::f32, tag);
-  memory::desc output(to_dims(node.output->shape), memory::data_type::f32, tag);
+  std::vector<memory::desc> inputs = join_input_descs(node, node.inputs.size(), g.block);
+  memory::desc output = join_output_desc(node, g.block);
   const RunFn run = run_for(g);
   const int64_t units = g.block == kChannelsLast ? g.N * g.HW : g.N * padded(g.C, g.block);
   const std::string name = std::string("kiln:") + loop_layout(g.block).name;

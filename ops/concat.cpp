@@ -26,7 +26,6 @@
 // a Winograd conv's nChw16c output. Then every input is read in the largest
 // input's layout, where a fast kernel takes that, and the engine reorders the
 // others.
-#include <algorithm>
 #include <cstring>
 
 #include "ir/attrs.h"
@@ -105,17 +104,9 @@ static std::vector<memory::desc> fast_layouts(const std::vector<memory::desc>& s
   return unified;
 }
 
-// Kiln's copy loop (see the top): the sizes it needs.
-struct CopyGeometry {
-  int64_t HW = 0, C = 0;
-  int block = kChannelsLast;
-  std::vector<int64_t> channels, offsets;  // C_k, and where each starts in y
-  BlockSources sources;                    // blocked layouts (block >= 1)
-};
-
 // nhwc: work units [begin, end) are pixels (n, h, w), each input's channels
 // one memcpy.
-static void copy_pixels(const CopyGeometry& g, const float* const* srcs, float* dst,
+static void copy_pixels(const JoinGeometry& g, const float* const* srcs, float* dst,
                         int64_t begin, int64_t end) {
   for (int64_t p = begin; p < end; ++p) {
     for (size_t k = 0; k < g.channels.size(); ++k) {
@@ -128,7 +119,7 @@ static void copy_pixels(const CopyGeometry& g, const float* const* srcs, float* 
 
 // nchw, nChw8c, nChw16c (B = 1, 8, 16): work units [begin, end) are y's
 // channel blocks (n, block), each a block of one input, one memcpy.
-static void copy_blocks(const CopyGeometry& g, const float* const* srcs, float* dst,
+static void copy_blocks(const JoinGeometry& g, const float* const* srcs, float* dst,
                         int64_t begin, int64_t end) {
   const int64_t B = g.block, CB = g.C / B, run = g.HW * B;
   for (int64_t unit = begin; unit < end; ++unit) {
@@ -144,27 +135,17 @@ static void copy_blocks(const CopyGeometry& g, const float* const* srcs, float* 
 static std::unique_ptr<Kernel> copy_loop(const ir::Node& node, const CompileContext& ctx,
                                          size_t axis) {
   if (axis != 1 || node.output->shape.size() != 4) return nullptr;
-  CopyGeometry g;
-  for (const ir::Value* in : node.inputs) {
-    if (in->is_param()) return nullptr;
-    g.offsets.push_back(g.C);
-    g.channels.push_back(in->shape[1]);
-    g.C += in->shape[1];
-  }
-  g.block = join_block(ctx.input_descs, g.channels);
-  if (g.block < 0) return nullptr;
-  const ir::Shape& y = node.output->shape;
-  g.HW = y[2] * y[3];
-  if (g.block != kChannelsLast) g.sources = block_sources(g.channels, g.block);
-  const memory::format_tag tag = loop_layout(g.block).tag;
-  std::vector<memory::desc> inputs;
+  const size_t K = node.inputs.size();
   for (const ir::Value* in : node.inputs)
-    inputs.emplace_back(to_dims(in->shape), memory::data_type::f32, tag);
-  memory::desc output(to_dims(y), memory::data_type::f32, tag);
-  const int64_t units = g.block == kChannelsLast ? y[0] * g.HW : y[0] * (g.C / g.block);
+    if (in->is_param()) return nullptr;
+  JoinGeometry g = join_geometry(node, K, ctx.input_descs);
+  if (g.block < 0) return nullptr;
+  const int64_t units = g.units();
   const auto run = g.block == kChannelsLast ? copy_pixels : copy_blocks;
   const std::string name = std::string("kiln:") + loop_layout(g.block).name;
-  return std::make_unique<JoinLoopOf<CopyGeometry>>(std::move(g), run, std::move(inputs),
+  std::vector<memory::desc> inputs = join_input_descs(node, K, g.block);
+  memory::desc output = join_output_desc(node, g.block);
+  return std::make_unique<JoinLoopOf<JoinGeometry>>(std::move(g), run, std::move(inputs),
                                                     std::move(output), units, name);
 }
 

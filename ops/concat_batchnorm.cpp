@@ -28,7 +28,6 @@
 // (ops/vec.h), the loop is compiled for AVX-512, for AVX2 and for the
 // baseline, and the one this CPU runs (and ONEDNN_MAX_CPU_ISA allows) is
 // picked at compile time.
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -79,12 +78,7 @@ ir::Shape infer_shape(const ir::Node& node) {
   return y;
 }
 
-struct Geometry {
-  int64_t N = 0, HW = 0, C = 0;
-  int block = kChannelsLast;
-  std::vector<int64_t> channels;  // C_k
-  std::vector<int64_t> offsets;   // o_k
-  BlockSources sources;  // blocked layouts: where each of y's blocks comes from
+struct Geometry : JoinGeometry {
   std::vector<float> scale, shift;
   // y = max(v, 0) + lower * min(v, 0): 1 for no activation, 0 for relu,
   // the negative slope for leaky_relu. Exact: one of the two terms is 0.
@@ -166,31 +160,21 @@ RunFn run_for(int block, int64_t width) {
 
 std::unique_ptr<Kernel> compile(const ir::Node& node, const CompileContext& ctx) {
   const size_t K = activation_count(node);
-  const ir::Shape& x0 = node.inputs[0]->shape;
   Geometry g;
-  g.N = x0[0], g.HW = x0[2] * x0[3];
-  for (size_t k = 0; k < K; ++k) {
-    g.offsets.push_back(g.C);
-    g.channels.push_back(node.inputs[k]->shape[1]);
-    g.C += g.channels.back();
-  }
+  static_cast<JoinGeometry&>(g) = join_geometry(node, K, ctx.input_descs);
   // The inputs' own layout where the loop reads it, else nhwc (see the top).
-  g.block = std::max(join_block(ctx.input_descs, g.channels), kChannelsLast);
-  if (g.block != kChannelsLast) g.sources = block_sources(g.channels, g.block);
+  if (g.block < 0) g.block = kChannelsLast;
   ChannelAffine affine = batchnorm_affine(node, K);
   g.scale = std::move(affine.scale);
   g.shift = std::move(affine.shift);
   const std::vector<EltwiseStep> steps = post_op_activation_steps(node);
   g.lower = steps.empty() ? 1.f : steps[0].alpha;  // relu's alpha is its negative slope
 
-  const memory::format_tag tag = loop_layout(g.block).tag;
-  std::vector<memory::desc> inputs;
-  for (size_t k = 0; k < K; ++k)
-    inputs.emplace_back(to_dims(node.inputs[k]->shape), memory::data_type::f32, tag);
-  memory::desc output(to_dims(node.output->shape), memory::data_type::f32, tag);
   const std::string name = std::string("kiln:") + vector_isa_name() + ":" + loop_layout(g.block).name;
   const RunFn run = run_for(g.block, vector_width());
-  const int64_t units = g.block == kChannelsLast ? g.N * g.HW : g.N * (g.C / g.block);
+  const int64_t units = g.units();
+  std::vector<memory::desc> inputs = join_input_descs(node, K, g.block);
+  memory::desc output = join_output_desc(node, g.block);
   return std::make_unique<JoinLoopOf<Geometry>>(std::move(g), run, std::move(inputs),
                                                 std::move(output), units, name);
 }

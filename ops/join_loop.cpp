@@ -60,4 +60,31 @@ BlockSources block_sources(const std::vector<int64_t>& channels, int block) {
   return sources;
 }
 
+JoinGeometry join_geometry(const ir::Node& node, size_t count,
+                           const std::vector<memory::desc>& given) {
+  JoinGeometry g;
+  const ir::Shape& y = node.output->shape;
+  g.N = y[0], g.HW = y[2] * y[3];
+  for (size_t k = 0; k < count; ++k) {
+    g.offsets.push_back(g.C);
+    g.channels.push_back(node.inputs[k]->shape[1]);
+    g.C += g.channels.back();
+  }
+  g.block = join_block(given, g.channels);
+  if (g.block >= 1) g.sources = block_sources(g.channels, g.block);
+  return g;
+}
+
+std::vector<memory::desc> join_input_descs(const ir::Node& node, size_t count, int block) {
+  std::vector<memory::desc> descs;
+  for (size_t k = 0; k < count; ++k)
+    descs.emplace_back(to_dims(node.inputs[k]->shape), memory::data_type::f32,
+                       loop_layout(block).tag);
+  return descs;
+}
+
+memory::desc join_output_desc(const ir::Node& node, int block) {
+  return memory::desc(to_dims(node.output->shape), memory::data_type::f32, loop_layout(block).tag);
+}
+
 }  // namespace kiln::ops

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "ir/graph.h"
 #include "ops/kernel.h"
+#include "ops/loop_layout.h"
 
 namespace kiln::ops {
 
@@ -73,5 +75,24 @@ struct BlockSources {
   std::vector<int32_t> input, block_in_input;
 };
 BlockSources block_sources(const std::vector<int64_t>& channels, int block);
+
+// A channel join of a node's first `count` inputs (rank 4), arriving in
+// `given`: its sizes, where each input starts in the output, the layout
+// join_block picks (-1 where it picks none; then the caller sets one), and
+// in blocked layouts where each output block comes from.
+struct JoinGeometry {
+  int64_t N = 0, HW = 0, C = 0;
+  int block = kChannelsLast;
+  std::vector<int64_t> channels, offsets;  // C_k, and o_k = C_0 + ... + C_{k-1}
+  BlockSources sources;                    // blocked layouts (block >= 1) only
+  // Work units: pixels (n, h, w) in nhwc, output channel blocks (n, block) otherwise.
+  int64_t units() const { return block == kChannelsLast ? N * HW : N * (C / block); }
+};
+JoinGeometry join_geometry(const ir::Node& node, size_t count,
+                           const std::vector<dnnl::memory::desc>& given);
+
+// The descs of a node's first `count` inputs, and of its output, in the layout `block`.
+std::vector<dnnl::memory::desc> join_input_descs(const ir::Node& node, size_t count, int block);
+dnnl::memory::desc join_output_desc(const ir::Node& node, int block);
 
 }  // namespace kiln::ops
