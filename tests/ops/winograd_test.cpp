@@ -43,6 +43,8 @@ const WinoCase kCases[] = {
     {"N=3,C=48,OC=16,H=5,W=6,P=2,bias", 3, 48, 16, 5, 6, 2, true, false},
     {"N=1,C=16,OC=48,H=W=3,P=0 (one output pixel)", 1, 16, 48, 3, 3, 0, true, true},
     {"N=1,C=512,OC=512,H=W=7,P=1,bias", 1, 512, 512, 7, 7, 1, true, false},
+    // 7 channel blocks of 16: the AVX-512 micro-kernel's 4, then 2, then 1.
+    {"N=2,C=32,OC=112,H=W=10,P=1,bias,relu", 2, 32, 112, 10, 10, 1, true, true},
 };
 
 bool is_kiln_winograd(const std::string& impl) {
