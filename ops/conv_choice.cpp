@@ -83,19 +83,24 @@ bool kiln_winograd_pays(int64_t C, int64_t OC, int64_t tiles) {
   return C >= 32 && OC >= 32 && tiles >= 8;
 }
 
-// ConvAlgo::auto_ where both Winograd kernels exist (AVX-512): the same
-// layers, oneDNN's Winograd vs Kiln's, median ms (the tiles are per batch):
-//   C = OC  batch 1: tiles  oneDNN  Kiln    batch 10: tiles  oneDNN  Kiln
-//   64                196   0.46    0.47              1960   3.55    3.98
-//   128                49   0.47    0.44               490   3.28    2.65
-//   256                16   0.48    0.61               160   3.41    3.28
-//   512                 4   0.70    1.15                40   4.20    3.31
-// Kiln's wins from 128 channels once there are a few dozen tiles; oneDNN's
-// keeps the 64-channel layers and the small batches of the deep ones. (This
-// implies kiln_winograd_pays, so where it holds Kiln's runs whether or not
-// oneDNN has a Winograd kernel.)
+// ConvAlgo::auto_ where both Winograd kernels exist (AVX-512): chains of
+// three or four C -> C 3x3 convs with relu (as ResNet's stages), Kiln's
+// Winograd / oneDNN's, the median of 4 alternating rounds of bench/ab.py
+// (oneDNN 2.6, Zen 5 EPYC, 2 threads), and the 4x4 output tiles per conv:
+//   C = OC  H x W  batch 1 (tiles)  batch 2       batch 10
+//   64      56x56  0.89x (196)      1.03x (392)   0.97x (1960)
+//   128     28x28  1.03x (49)       0.83x (98)    0.94x (490)
+//   256     14x14  1.26x (16)       0.85x (32)    0.90x (160)
+//   512      7x7   1.26x (4)        0.98x (8)     0.70x (40)
+// Kiln's wins from 64 channels once there are a few dozen tiles; oneDNN's
+// keeps the small batches of the deep layers. In whole models, against the
+// same rule from 128 channels (7 rounds, batch 1 / 10): ResNet-18 0.94x /
+// 0.97x, ResNet-34 0.99x / 0.96x: Kiln's keeps the direct kernel's nhwc, so
+// the reorders around the 64-channel stage go too. (This implies
+// kiln_winograd_pays, so where it holds Kiln's runs whether or not oneDNN
+// has a Winograd kernel.)
 bool kiln_winograd_beats_onednn(int64_t C, int64_t OC, int64_t tiles) {
-  return C >= 128 && OC >= 128 && tiles >= 32;
+  return C >= 64 && OC >= 64 && tiles >= 32;
 }
 
 // The same where the convs are blocked (CompileContext::blocked_convs,
@@ -184,7 +189,7 @@ class Chooser {
       const char* rule = ctx_.blocked_convs
                              ? " (blocked: Kiln's where it widens 1.5x from 64 channels, and "
                                "from 96 channels and 40 tiles in a batch)"
-                             : " (Kiln's from 128 channels and 32 tiles)";
+                             : " (Kiln's from 64 channels and 32 tiles)";
       return choice(ConvKernel::kiln_winograd, "auto: " + sizes + rule);
     }
     if (onednn_winograd_pays(C_, OC_) && onednn_winograd()) {
@@ -197,7 +202,7 @@ class Chooser {
       return choice(ConvKernel::onednn_winograd,
                     "auto: " + sizes +
                         (ctx_.blocked_convs ? " (blocked: oneDNN's from 32 channels)"
-                                            : " (oneDNN's from 32 channels, Kiln's from 128)"));
+                                            : " (oneDNN's from 32 channels, Kiln's from 64)"));
     }
     if (!kiln_winograd_pays(C_, OC_, tiles_))
       return direct("auto: " + sizes + " (Winograd from 32 channels and 8 tiles)");

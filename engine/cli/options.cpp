@@ -25,7 +25,7 @@ options:
                    Kiln's own elsewhere; direct for the rest), kiln-winograd
                    (Kiln's own even where oneDNN has one), auto (per layer:
                    as tune timed it on this CPU if it did, else by rules
-                   measured on a Zen 4), tune (per layer, time each kernel
+                   measured on AMD Zen 4 and 5), tune (per layer, time each kernel
                    now and keep the fastest; the times go to conv-tune.json
                    in $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln, else
                    ~/.cache/kiln, for auto)

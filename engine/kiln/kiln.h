@@ -64,7 +64,7 @@ enum class ConvAlgo {
   kiln_winograd,  // Kiln's own Winograd wherever it applies, even where oneDNN has one
   // Named "auto" everywhere; `auto` is a C++ keyword, hence the underscore.
   auto_,          // per layer: as `tune` timed it on this CPU if it did (the cache
-                  // below), else whichever measured faster for its shape on a Zen 4
+                  // below), else whichever measured faster for its shape on Zen 4 / 5
   tune,           // per layer, the fastest kernel as timed at compile time on the
                   // layer's shapes and the threads set now; the times are kept in
                   // conv-tune.json in $KILN_CACHE_DIR, else $XDG_CACHE_HOME/kiln,

@@ -140,31 +140,35 @@ TEST_CASE("choose_conv_algo runs auto direct below 32 channels, on any CPU") {
         "direct: auto: 16 -> 16 channels, 196 tiles (Winograd from 32 channels and 8 tiles)");
 }
 
-TEST_CASE("choose_conv_algo gives auto Kiln's Winograd from 128 channels and 32 tiles") {
+TEST_CASE("choose_conv_algo gives auto Kiln's Winograd from 64 channels and 32 tiles") {
   if (skip_without_avx2("Kiln's Winograd kernel")) return;
   CHECK(reason(choose({1, 128, 128, 28, 3}, ops::ConvAlgo::auto_)) ==
-        "kiln winograd: auto: 128 -> 128 channels, 49 tiles (Kiln's from 128 channels and 32 "
+        "kiln winograd: auto: 128 -> 128 channels, 49 tiles (Kiln's from 64 channels and 32 "
         "tiles)");
 }
 
-TEST_CASE("choose_conv_algo on AVX-512 takes oneDNN's Winograd for winograd and for auto's 64-channel layers") {
+TEST_CASE("choose_conv_algo on AVX-512 takes oneDNN's Winograd for winograd and for auto's layers of few tiles or channels") {
   if (skip_without_avx512("oneDNN's Winograd kernel")) return;
   CHECK(reason(choose(k64, ops::ConvAlgo::winograd)) == "onednn winograd: 3x3 stride 1");
   CHECK(reason(choose(k64, ops::ConvAlgo::auto_)) ==
-        "onednn winograd: auto: 64 -> 64 channels, 196 tiles (oneDNN's from 32 channels, Kiln's "
-        "from 128)");
+        "kiln winograd: auto: 64 -> 64 channels, 196 tiles (Kiln's from 64 channels and 32 "
+        "tiles)");
   // Few tiles: Kiln's would not pay, oneDNN's still does.
   CHECK(reason(choose({1, 64, 64, 4, 3}, ops::ConvAlgo::auto_)) ==
         "onednn winograd: auto: 64 -> 64 channels, 1 tiles (oneDNN's from 32 channels, Kiln's "
-        "from 128)");
+        "from 64)");
+  // Fewer than 64 channels: oneDNN's.
+  CHECK(reason(choose({1, 32, 32, 56, 3}, ops::ConvAlgo::auto_)) ==
+        "onednn winograd: auto: 32 -> 32 channels, 196 tiles (oneDNN's from 32 channels, Kiln's "
+        "from 64)");
 }
 
 TEST_CASE("choose_conv_algo on AVX2 alone takes Kiln's Winograd for winograd and auto, direct for few tiles") {
   if (skip_unless_avx2_only("the path of CPUs without oneDNN's Winograd")) return;
   CHECK(reason(choose(k64, ops::ConvAlgo::winograd)) ==
         "kiln winograd: 3x3 stride 1, oneDNN has no Winograd for it on this CPU");
-  CHECK(reason(choose(k64, ops::ConvAlgo::auto_)) ==
-        "kiln winograd: auto: 64 -> 64 channels, 196 tiles, oneDNN has no Winograd for it on "
+  CHECK(reason(choose({1, 32, 32, 56, 3}, ops::ConvAlgo::auto_)) ==
+        "kiln winograd: auto: 32 -> 32 channels, 196 tiles, oneDNN has no Winograd for it on "
         "this CPU");
   CHECK(reason(choose({1, 64, 64, 4, 3}, ops::ConvAlgo::auto_)) ==
         "direct: auto: 64 -> 64 channels, 1 tiles (Winograd from 32 channels and 8 tiles)");
@@ -211,27 +215,27 @@ TEST_CASE("choose_conv_algo under auto follows the times tune stored for the lay
 
 namespace {
 
-// auto's choice for k64's conv (at hw x hw) when its input arrives in `input_layout` and
+// auto's choice for a 32 -> 32 channel 3x3 conv (at hw x hw: oneDNN's Winograd
+// pays, Kiln's does not beat it) when its input arrives in `input_layout` and
 // its output feeds `next`: "conv2d" (a 3x3 conv), "conv2d_add" (a 3x3 conv
 // adding the residual), "conv2d 1x1" or "none".
 ops::ConvChoice choose_between(dnnl::memory::format_tag input_layout, const std::string& next,
                                int64_t hw = 56) {
   ir::Graph g;
-  ConvShape shape = k64;
-  shape.hw = hw;
+  ConvShape shape = {1, 32, 32, hw, 3};
   ir::Node* conv = add_conv(g, shape);
   if (next != "none") {
     const int64_t k = next == "conv2d 1x1" ? 1 : 3;
     std::vector<ir::Value*> inputs = {conv->output};
-    if (next == "conv2d_add") inputs.push_back(g.add_input("r", {1, 64, hw, hw}));
-    inputs.push_back(g.add_param("w2", random_tensor({64, 64, k, k}, 2)));
+    if (next == "conv2d_add") inputs.push_back(g.add_input("r", {1, 32, hw, hw}));
+    inputs.push_back(g.add_param("w2", random_tensor({32, 32, k, k}, 2)));
     ir::Node* after = g.add_node("after", next == "conv2d_add" ? "conv2d_add" : "conv2d", inputs,
                                  {{"padding", std::vector<int64_t>{k / 2, k / 2}}});
     g.set_outputs({after->output});
     ir::infer_shapes(g, ops::registry().schemas());
   }
   const dnnl::post_ops post_ops = ops::activation_post_ops(*conv);
-  const dnnl::memory::desc x({1, 64, hw, hw}, dnnl::memory::data_type::f32, input_layout);
+  const dnnl::memory::desc x({1, 32, hw, hw}, dnnl::memory::data_type::f32, input_layout);
   ops::CompileContext ctx{ops::cpu_engine(), {x}, {}, ops::ConvAlgo::auto_};
   return ops::choose_conv_algo(*conv, ctx, post_ops, true);
 }
@@ -242,11 +246,11 @@ TEST_CASE("choose_conv_algo under auto keeps oneDNN's Winograd out of a layer it
   if (skip_without_avx512("oneDNN's Winograd kernel")) return;
   using tag = dnnl::memory::format_tag;
   const std::string alone =
-      "kiln winograd: auto: 64 -> 64 channels, 196 tiles (oneDNN's would reorder in and out: "
+      "kiln winograd: auto: 32 -> 32 channels, 196 tiles (oneDNN's would reorder in and out: "
       "no Winograd conv next to it)";
   const std::string onednn =
-      "onednn winograd: auto: 64 -> 64 channels, 196 tiles (oneDNN's from 32 channels, Kiln's "
-      "from 128)";
+      "onednn winograd: auto: 32 -> 32 channels, 196 tiles (oneDNN's from 32 channels, Kiln's "
+      "from 64)";
   // Input in nhwc, the output to a 1x1 conv or nowhere: Kiln's, which reads nhwc.
   CHECK(reason(choose_between(tag::nhwc, "conv2d 1x1")) == alone);
   CHECK(reason(choose_between(tag::nhwc, "none")) == alone);
@@ -257,11 +261,11 @@ TEST_CASE("choose_conv_algo under auto keeps oneDNN's Winograd out of a layer it
   CHECK(reason(choose_between(tag::nChw16c, "conv2d 1x1")) == onednn);
   // Alone with fewer than 32 tiles: direct, where Kiln's would be slow.
   CHECK(reason(choose_between(tag::nhwc, "conv2d 1x1", 14)) ==
-        "direct: auto: 64 -> 64 channels, 16 tiles (oneDNN's would reorder in and out: no "
+        "direct: auto: 32 -> 32 channels, 16 tiles (oneDNN's would reorder in and out: no "
         "Winograd conv next to it)");
   CHECK(reason(choose_between(tag::nChw16c, "conv2d 1x1", 14)) ==
-        "onednn winograd: auto: 64 -> 64 channels, 16 tiles (oneDNN's from 32 channels, Kiln's "
-        "from 128)");
+        "onednn winograd: auto: 32 -> 32 channels, 16 tiles (oneDNN's from 32 channels, Kiln's "
+        "from 64)");
 }
 
 TEST_CASE("choose_conv_algo under auto with blocked convs takes Kiln's for widening layers and big batches") {
