@@ -36,9 +36,13 @@ struct MemoryPlan {
   size_t total_bytes() const;        // what a Context allocates for activations
 };
 
-// Gives every tensor a buffer, by liveness: a buffer is free again once the
-// last step reading its tensor has run, and the next tensor that needs one
-// takes the smallest free buffer that holds it (else the largest, grown).
+// Gives every tensor a buffer, by liveness: a tensor holds its buffer from
+// the step that writes it to the last step that reads it, and tensors whose
+// lives do not meet may share one. The tensors are packed two ways, and the
+// plan with the smaller total kept: walking the steps, each new tensor takes
+// the smallest free buffer that holds it (else the largest, grown); and
+// largest first, each tensor goes into the smallest buffer that nothing
+// alive with it holds (else a new one).
 // A step's output never shares a buffer with its inputs, except its in-place
 // input, whose buffer it takes over: that input must die at that step (no
 // later reader, not a graph output) and be none of its other inputs, else

@@ -112,21 +112,48 @@ TEST_CASE("plan_memory never lets a later tensor overwrite a graph output") {
 
 TEST_CASE("plan_memory's total matches a hand count on a small graph") {
   // x 400 B -> a 800 B -> b 200 B; c = f(a, b) 800 B; d = f(c) 300 B; e = f(d) 1000 B.
-  //   x:  buffer 0 (400)
-  //   a:  buffer 1 (800); x dies: 0 is free
-  //   b:  the free buffer 0 holds it (400 stays)
-  //   c:  nothing free: buffer 2 (800); a and b die: 1 and 0 are free
-  //   d:  the smallest free buffer that holds it: 0 (400, not 1's 800); c dies
-  //   e:  no free buffer holds 1000: the largest, 1 (first of the two 800s), grows to 1000
-  // Total 400 + 1000 + 800.
+  // Each tensor lives from its writer to its last reader (x from the start,
+  // e to the end): x [-1, 0], a [0, 2], b [1, 2], c [2, 3], d [3, 4], e [4, 5].
+  // Largest first, each into the smallest buffer free for its whole life:
+  //   e 1000: buffer 0
+  //   a 800:  buffer 0 is free over [0, 2]
+  //   c 800:  buffer 0 holds a at step 2: buffer 1 (800)
+  //   x 400:  buffer 0 holds a at step 0; buffer 1 is free over [-1, 0]
+  //   d 300:  buffer 0 holds e at 4, buffer 1 c at 3: buffer 2 (300)
+  //   b 200:  buffers 0 and 1 hold a and c at step 2; buffer 2 is free
+  // Total 1000 + 800 + 300.
   enum { x, a, b, c, d, e };
   std::vector<MemoryStep> steps = {
       {"a", {x}, a}, {"b", {a}, b}, {"c", {a, b}, c}, {"d", {c}, d}, {"e", {d}, e}};
   MemoryPlan plan = plan_memory(tensors_of({400, 800, 200, 800, 300, 1000}), steps, {x}, {e});
-  CHECK(plan.buffer_of == std::vector<int>{0, 1, 0, 2, 0, 1});
-  CHECK(plan.buffer_bytes == std::vector<size_t>{400, 1000, 800});
-  CHECK(plan.total_bytes() == 2200);
+  CHECK(plan.buffer_of == std::vector<int>{1, 0, 2, 1, 2, 0});
+  CHECK(plan.buffer_bytes == std::vector<size_t>{1000, 800, 300});
+  CHECK(plan.total_bytes() == 2100);
   check_no_live_overlap(plan, steps, {x}, {e});
+}
+
+TEST_CASE("plan_memory keeps a dense block's long-lived small tensors out of its large buffers") {
+  // DenseNet's pattern: each layer reads the block input and every earlier
+  // layer's output (n_k), maps it (c_k) to a small output f_k that lives to
+  // the block's end. Lives: x [-1, 9], n1 [0, 1], c1 [1, 2], f1 [2, 9],
+  // n2 [3, 4], c2 [4, 5], f2 [5, 9], n3 [6, 7], c3 [7, 8], f3 [8, 9], y [9, 10].
+  // Largest first: y, c1, c2, n3 share buffer 0 (250); c3, then n2 and n1,
+  // buffer 1 (200); x buffer 2 (100); f1, f2, f3 one each (50). Total 700,
+  // against 600 live at step 7. Taking whatever buffer was free, step by
+  // step, put each f_k in a buffer its layer had just freed, and the larger
+  // tensors after it needed new ones: 850 in all.
+  enum { x, n1, c1, f1, n2, c2, f2, n3, c3, f3, y };
+  std::vector<MemoryStep> steps = {
+      {"n1", {x}, n1},          {"c1", {n1}, c1}, {"f1", {c1}, f1},
+      {"n2", {x, f1}, n2},      {"c2", {n2}, c2}, {"f2", {c2}, f2},
+      {"n3", {x, f1, f2}, n3},  {"c3", {n3}, c3}, {"f3", {c3}, f3},
+      {"y", {x, f1, f2, f3}, y}};
+  MemoryPlan plan = plan_memory(
+      tensors_of({100, 100, 200, 50, 150, 200, 50, 200, 200, 50, 250}), steps, {x}, {y});
+  CHECK(plan.buffer_bytes == std::vector<size_t>{250, 200, 100, 50, 50, 50});
+  CHECK(plan.total_bytes() == 700);
+  for (int t : {c1, c2, n3}) CHECK(plan.buffer_of[t] == plan.buffer_of[y]);
+  check_no_live_overlap(plan, steps, {x}, {y});
 }
 
 TEST_CASE("a compiled conv2d_add sums in place only when its residual has no other reader") {
