@@ -1,16 +1,18 @@
 #include "engine/memory_plan.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "ir/error.h"
 
 namespace kiln::engine {
 
-size_t MemoryPlan::total_bytes() const {
-  size_t total = 0;
-  for (size_t b : buffer_bytes) total += b;
-  return total;
+// The bytes of all buffers, for a plan and for a packing alike.
+static size_t sum_of(const std::vector<size_t>& buffer_bytes) {
+  return std::accumulate(buffer_bytes.begin(), buffer_bytes.end(), size_t{0});
 }
+
+size_t MemoryPlan::total_bytes() const { return sum_of(buffer_bytes); }
 
 namespace {
 
@@ -27,11 +29,7 @@ struct Units {
 struct Packing {
   std::vector<int> buffer_of_unit;
   std::vector<size_t> buffer_bytes;
-  size_t total() const {
-    size_t sum = 0;
-    for (size_t b : buffer_bytes) sum += b;
-    return sum;
-  }
+  size_t total() const { return sum_of(buffer_bytes); }
 };
 
 // Walking the steps: a unit takes, when its first step comes, the smallest
@@ -184,11 +182,10 @@ MemoryPlan plan_memory(const std::vector<MemoryTensor>& tensors,
     } else if (unit_of[out] < 0) {
       new_unit(out, s);
     }
-    unit_of[step.output] = unit_of[out];
     const int unit = unit_of[out];
     units.last[unit] = std::max({units.last[unit], s, last_use[out]});
   }
-  for (size_t t = 0; t < tensors.size(); ++t) {
+  for (size_t t = 0; t < tensors.size(); ++t) {  // a view: its storage's unit
     if (unit_of[storage[t]] >= 0) unit_of[t] = unit_of[storage[t]];
   }
 
