@@ -20,6 +20,9 @@ namespace {
 // and in Kiln's ops stays far from int64 overflow.
 constexpr int64_t kMaxWindowValue = std::numeric_limits<int32_t>::max();
 
+// ONNX's pads [top, left, bottom, right] when there are none.
+const std::vector<int64_t> kNoPads = {0, 0, 0, 0};
+
 struct Window {
   std::vector<int64_t> stride, padding, dilation;
   bool same = false;  // auto_pad SAME_*: the output size is ceil(input / stride)
@@ -40,16 +43,16 @@ std::vector<int64_t> int_list(const OnnxNode& n, const char* name, size_t count,
 // [KH, KW]; `zero_pads` [top, left, bottom, right] of a Pad before the node
 // (OnnxNode::padded_activation) add to its pads.
 Window read_window(const OnnxNode& n, const ir::Shape& x, const std::vector<int64_t>& kernel,
-                   const std::vector<int64_t>& zero_pads = {0, 0, 0, 0}) {
+                   const std::vector<int64_t>& zero_pads = kNoPads) {
   Window w;
   w.stride = int_list(n, "strides", 2, 1, {1, 1});
   w.dilation = int_list(n, "dilations", 2, 1, {1, 1});
   const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
-  const bool padded = zero_pads != std::vector<int64_t>{0, 0, 0, 0};
+  const bool padded = zero_pads != kNoPads;
   if (padded && auto_pad != "NOTSET")
     n.unsupported("auto_pad " + auto_pad.substr(0, 40) + " after a Pad");
   if (auto_pad == "NOTSET") {
-    std::vector<int64_t> pads = int_list(n, "pads", 4, 0, {0, 0, 0, 0});
+    std::vector<int64_t> pads = int_list(n, "pads", 4, 0, kNoPads);
     for (size_t i = 0; i < 4; ++i) {
       if (zero_pads[i] > kMaxWindowValue - pads[i])
         n.unsupported("pads " + list_str(pads) + " after a Pad " + list_str(zero_pads) + ": too large");
@@ -165,9 +168,9 @@ void convert_average_pool(OnnxNode& n) {
   std::vector<int64_t> zero_pads;
   const Pool p = read_pool(n, &zero_pads);
   int64_t count_include_pad = flag(n, "count_include_pad");
-  if (zero_pads != std::vector<int64_t>{0, 0, 0, 0}) {
+  if (zero_pads != kNoPads) {
     // The Pad's zeros are input: they count. The node's own padding must then count too.
-    if (count_include_pad == 0 && n.attr_ints("pads", {0, 0, 0, 0}) != std::vector<int64_t>{0, 0, 0, 0})
+    if (count_include_pad == 0 && n.attr_ints("pads", kNoPads) != kNoPads)
       n.unsupported("pads of its own, not counted, after a Pad");
     for (size_t d = 0; d < 2; ++d) {
       if (p.win.padding[d] > p.kernel[d] / 2)
