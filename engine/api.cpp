@@ -206,9 +206,16 @@ struct Runner::Impl {
   explicit Impl(std::shared_ptr<const engine::Plan> p) : plan(std::move(p)), context(*plan) {}
 };
 
-Runner Model::compile(int64_t batch, const CompileOptions& options) const {
+Runner Model::compile(int64_t batch, const CompileOptions& options) const& {
   auto plan =
       std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch, to_engine(options)));
+  return Runner(std::make_unique<Runner::Impl>(std::move(plan)));
+}
+
+Runner Model::compile(int64_t batch, const CompileOptions& options) && {
+  std::unique_ptr<Impl> impl = std::move(impl_);
+  auto plan = std::make_shared<const engine::Plan>(
+      engine::compile(std::move(impl->graph), batch, to_engine(options)));
   return Runner(std::make_unique<Runner::Impl>(std::move(plan)));
 }
 

@@ -230,9 +230,24 @@ static void plan_buffers(PlanImpl& plan) {
   plan.memory = plan_memory(tensors, steps, plan.input_tensors, plan.output_tensors);
 }
 
+// Drops the graph's references to the parameters `node` is the last to read:
+// its kernel holds packed copies now, so a graph that owns them alone frees
+// them. They are parameters of `g` no more, which only compile() still uses.
+static void drop_packed_params(const ir::Node& node,
+                               const std::unordered_map<const ir::Value*, const ir::Node*>& last_reader) {
+  for (ir::Value* in : node.inputs) {
+    if (in->is_param() && last_reader.at(in) == &node) in->data.reset();
+  }
+}
+
 Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options) {
+  // The clone shares the caller's parameters, which therefore stay.
+  return compile(graph.clone(), batch, options);
+}
+
+Plan compile(ir::Graph&& graph, int64_t batch, const CompileOptions& options) {
   if (batch < 1) throw Error("compile: batch must be at least 1, got " + std::to_string(batch));
-  ir::Graph g = graph.clone();
+  ir::Graph g = std::move(graph);
   for (ir::Value* in : g.inputs()) {
     if (in->shape.empty()) throw Error("graph input '" + in->name + "' has no shape");
     if (in->shape[0] == ir::kBatch) {
@@ -265,7 +280,17 @@ Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& option
     impl->input_names.push_back(in->name);
     impl->input_shapes.push_back(in->shape);
   }
-  for (const auto& node : g.nodes()) builder.add_node(*node);
+  std::unordered_map<const ir::Value*, const ir::Node*> param_last_reader;
+  for (const auto& node : g.nodes()) {
+    for (const ir::Value* in : node->inputs) {
+      if (in->is_param()) param_last_reader[in] = node.get();
+    }
+  }
+  for (const ir::Value* out : g.outputs()) param_last_reader[out] = nullptr;  // read after the run
+  for (const auto& node : g.nodes()) {
+    builder.add_node(*node);
+    drop_packed_params(*node, param_last_reader);
+  }
   for (const ir::Value* out : g.outputs()) {
     builder.add_output(out);
     impl->output_names.push_back(out->name);

@@ -74,7 +74,7 @@ class Plan {
   bool blocked_convs() const;
 
  private:
-  friend Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options);
+  friend Plan compile(ir::Graph&& graph, int64_t batch, const CompileOptions& options);
   friend const PlanImpl& plan_impl(const Plan& plan);  // engine/plan_impl.h
   explicit Plan(std::unique_ptr<PlanImpl> impl);
   std::unique_ptr<PlanImpl> impl_;
@@ -83,6 +83,10 @@ class Plan {
 // Binds the batch dimension and builds the plan. Throws kiln::Error naming
 // the node if a kernel cannot be built.
 Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options = {});
+// The same, consuming `graph`: each weight is freed once the kernels that
+// read it hold their packed copies, so the weights are never held twice over
+// (unless something else shares them, e.g. a copy of the graph).
+Plan compile(ir::Graph&& graph, int64_t batch, const CompileOptions& options = {});
 
 struct ContextImpl;
 

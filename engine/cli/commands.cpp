@@ -121,9 +121,11 @@ int run_model(const Options& o) {
   if (o.dump_graph && o.fuse != Fuse::none)
     std::printf("graph after passes (--fuse=%s):\n%s", fuse_name, model.graph_text().c_str());
   if (!o.save_dir.empty()) model.save(o.save_dir, o.force);
+  const size_t nodes_after = model.node_count(), bn_after = model.op_count("batchnorm");
 
+  // The model is needed no more: compiling it frees each weight once packed.
   start = std::chrono::steady_clock::now();
-  Runner runner = model.compile(in.batch, o.compile);
+  Runner runner = std::move(model).compile(in.batch, o.compile);
   const double compile_ms = ms_since(start);
   start = std::chrono::steady_clock::now();
   std::vector<Tensor> outputs = runner.run(in.tensors);  // the result; runs below are for timing
@@ -165,9 +167,9 @@ int run_model(const Options& o) {
               {"batch", in.batch},
               {"threads", threads()},
               {"nodes_before", nodes_before},
-              {"nodes_after", model.node_count()},
+              {"nodes_after", nodes_after},
               {"batchnorm_before", bn_before},
-              {"batchnorm_after", model.op_count("batchnorm")},
+              {"batchnorm_after", bn_after},
               {"median_ms", t.median_ms},
               {"min_ms", t.min_ms},
               {"runs", t.runs},

@@ -188,7 +188,13 @@ class Model {
   void save(const std::string& dir, bool force = false) const;
 
   // Builds the kernels for one batch size.
-  Runner compile(int64_t batch, const CompileOptions& options = {}) const;
+  Runner compile(int64_t batch, const CompileOptions& options = {}) const&;
+  // The same for a model needed no more, std::move(model).compile(batch): each
+  // weight is freed as soon as its kernels hold their packed copy, so memory
+  // holds the weights once at most, not twice (unless a copy of the model
+  // shares them). The model is left as after a move, also when this throws:
+  // assign to it or destroy it.
+  Runner compile(int64_t batch, const CompileOptions& options = {}) &&;
 
  private:
   struct Impl;

@@ -124,3 +124,24 @@ TEST_CASE("kiln::CompileOptions::conv_algo: every algorithm gives the direct res
     if (!per_layer && winograd_runs) CHECK(uses_winograd(r));
   }
 }
+
+TEST_CASE("kiln::Model compiled as an rvalue gives the same runner, and is left empty") {
+  kiln::Model kept = kiln::Model::load("resnet18", 7);
+  kept.fuse(kiln::Fuse::all);
+  kiln::Tensor x{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = float((i * 7919) % 255) / 127.f - 1.f;
+  for (kiln::ConvAlgo algo : {kiln::ConvAlgo::direct, kiln::ConvAlgo::winograd,
+                              kiln::ConvAlgo::kiln_winograd}) {
+    CAPTURE(static_cast<int>(algo));
+    kiln::CompileOptions options;
+    options.conv_algo = algo;
+    kiln::Runner want = kept.compile(1, options);
+    // A copy shares the weights with `kept`; one loaded anew owns its own.
+    kiln::Model given = kiln::Model::load("resnet18", 7);
+    given.fuse(kiln::Fuse::all);
+    kiln::Runner got = std::move(given).compile(1, options);
+    given = kiln::Model::load("tutorial");  // a model left empty can be assigned to
+    CHECK(given.node_count() > 0);
+    CHECK(got.run({x})[0].data == want.run({x})[0].data);
+  }
+}

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <memory>
+
 #include "engine/engine.h"
 #include "engine/plan_impl.h"
 #include "ir/error.h"
@@ -251,4 +253,41 @@ TEST_CASE("plan_memory refuses views it cannot honour") {
   CHECK_THROWS_WITH_AS(plan_memory(in_place, sum, {x}, {c}),
                        "node 'b': cannot work in place on a view or a tensor with views",
                        kiln::Error);
+}
+
+TEST_CASE("compile from a graph given up keeps a tied weight to its last reader, and runs the same") {
+  using namespace kiln;
+  // x -> conv a -> relu -> conv b -> y, with a and b tied to one weight w: w
+  // must outlive a's compile (b's would throw without it). How soon each
+  // weight goes is seen in engine-run's peak RSS, not here.
+  auto build = [](std::weak_ptr<const ir::Tensor>* w_out, std::weak_ptr<const ir::Tensor>* bias_out) {
+    ir::Graph g;
+    const ir::Attrs pad = {{"padding", std::vector<int64_t>{1, 1}}};
+    ir::Value* x = g.add_input("x", {ir::kBatch, 4, 6, 6});
+    ir::Value* w = g.add_param("w", test::random_tensor({4, 4, 3, 3}, 1));
+    ir::Value* bias = g.add_param("bias", test::random_tensor({4}, 2));
+    ir::Value* a = g.add_node("a", "conv2d", {x, w, bias}, pad)->output;
+    ir::Value* r = g.add_node("relu", "relu", {a})->output;
+    g.set_outputs({g.add_node("b", "conv2d", {r, w}, pad)->output});
+    if (w_out) *w_out = w->data;
+    if (bias_out) *bias_out = bias->data;
+    return g;
+  };
+  const ir::Tensor x = test::random_tensor({2, 4, 6, 6}, 3);
+
+  std::weak_ptr<const ir::Tensor> kept_w;
+  ir::Graph kept = build(&kept_w, nullptr);
+  engine::Plan from_kept = engine::compile(kept, 2);
+  CHECK_FALSE(kept_w.expired());  // the caller's graph keeps its weights
+
+  std::weak_ptr<const ir::Tensor> given_w, given_bias;
+  engine::Plan from_given = engine::compile(build(&given_w, &given_bias), 2);
+  CHECK(given_w.expired());
+  CHECK(given_bias.expired());
+
+  const std::vector<ir::Tensor> want = engine::Context(from_kept).run({x});
+  const std::vector<ir::Tensor> got = engine::Context(from_given).run({x});
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].shape == want[0].shape);
+  CHECK(got[0].data == want[0].data);
 }

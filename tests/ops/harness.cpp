@@ -82,7 +82,13 @@ static std::vector<ir::Tensor> activation_tensors(const std::vector<NodeInput>& 
 ir::Tensor run_node(const std::string& op, const std::vector<NodeInput>& inputs,
                     const ir::Attrs& attrs, bool fixed_batch) {
   ir::Graph g = node_graph(op, inputs, attrs, fixed_batch);
-  return engine::run_graph(g, activation_tensors(inputs)).at(0);
+  // Compiled from the graph itself, so its parameters are freed before the run:
+  // a kernel that kept reading them instead of its packed copy fails here (and
+  // under ASan).
+  const std::vector<ir::Tensor> activations = activation_tensors(inputs);
+  engine::Plan plan = engine::compile(std::move(g), activations.at(0).shape[0]);
+  engine::Context context(plan);
+  return context.run(activations).at(0);
 }
 
 ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
@@ -216,7 +222,7 @@ ir::Tensor run_op_after_conv(const std::string& op, const std::vector<ir::Tensor
   g.set_outputs({node->output});
   ir::infer_shapes(g, ops::registry().schemas());
   ir::verify(g, ops::registry().schemas());
-  engine::Plan plan = engine::compile(g, activations.at(0).shape[0]);
+  engine::Plan plan = engine::compile(std::move(g), activations.at(0).shape[0]);  // frees the params
   const engine::PlanImpl& impl = engine::plan_impl(plan);
   if (steps) steps->clear();
   for (const engine::Step& s : impl.steps) {
