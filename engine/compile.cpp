@@ -137,6 +137,15 @@ class PlanBuilder {
 
   const std::vector<ConcatSite>& concats() const { return concats_; }
 
+  // Drops the graph's references to the parameters `node` (added) is the last
+  // to read: its kernel holds packed copies, so a graph that owns them alone
+  // frees them. They are parameters no more; only compile() still walks the graph.
+  void drop_params_read_last_by(const ir::Node& node) const {
+    for (ir::Value* in : node.inputs) {
+      if (in->is_param() && last_reader_.at(in) == &node) in->data.reset();
+    }
+  }
+
  private:
   PlanImpl& plan_;
   CompileOptions options_;
@@ -230,16 +239,6 @@ static void plan_buffers(PlanImpl& plan) {
   plan.memory = plan_memory(tensors, steps, plan.input_tensors, plan.output_tensors);
 }
 
-// Drops the graph's references to the parameters `node` is the last to read:
-// its kernel holds packed copies now, so a graph that owns them alone frees
-// them. They are parameters of `g` no more, which only compile() still uses.
-static void drop_packed_params(const ir::Node& node,
-                               const std::unordered_map<const ir::Value*, const ir::Node*>& last_reader) {
-  for (ir::Value* in : node.inputs) {
-    if (in->is_param() && last_reader.at(in) == &node) in->data.reset();
-  }
-}
-
 Plan compile(const ir::Graph& graph, int64_t batch, const CompileOptions& options) {
   // The clone shares the caller's parameters, which therefore stay.
   return compile(graph.clone(), batch, options);
@@ -280,16 +279,9 @@ Plan compile(ir::Graph&& graph, int64_t batch, const CompileOptions& options) {
     impl->input_names.push_back(in->name);
     impl->input_shapes.push_back(in->shape);
   }
-  std::unordered_map<const ir::Value*, const ir::Node*> param_last_reader;
-  for (const auto& node : g.nodes()) {
-    for (const ir::Value* in : node->inputs) {
-      if (in->is_param()) param_last_reader[in] = node.get();
-    }
-  }
-  for (const ir::Value* out : g.outputs()) param_last_reader[out] = nullptr;  // read after the run
   for (const auto& node : g.nodes()) {
     builder.add_node(*node);
-    drop_packed_params(*node, param_last_reader);
+    builder.drop_params_read_last_by(*node);
   }
   for (const ir::Value* out : g.outputs()) {
     builder.add_output(out);

@@ -117,6 +117,10 @@ class Context {
 // Compile for the first input's batch size and run once: for tests and tools.
 std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs,
                                   const CompileOptions& options = {});
+// The same, compiling `graph` itself (compile(ir::Graph&&)): its weights are
+// freed before the run.
+std::vector<ir::Tensor> run_graph(ir::Graph&& graph, const std::vector<ir::Tensor>& inputs,
+                                  const CompileOptions& options = {});
 
 // Sets how many threads oneDNN uses (OpenMP); 0 leaves the default.
 void set_threads(int threads);

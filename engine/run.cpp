@@ -115,9 +115,14 @@ std::vector<ir::Tensor> Context::run_timed(const std::vector<ir::Tensor>& inputs
 
 std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs,
                                   const CompileOptions& options) {
+  return run_graph(graph.clone(), inputs, options);
+}
+
+std::vector<ir::Tensor> run_graph(ir::Graph&& graph, const std::vector<ir::Tensor>& inputs,
+                                  const CompileOptions& options) {
   if (inputs.empty() || inputs[0].shape.empty())
     throw Error("run_graph: needs at least one input with a batch dimension");
-  Plan plan = compile(graph, inputs[0].shape[0], options);
+  Plan plan = compile(std::move(graph), inputs[0].shape[0], options);
   Context ctx(plan);
   return ctx.run(inputs);
 }

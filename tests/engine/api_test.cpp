@@ -13,6 +13,13 @@
 #include "tests/engine/temp_cache.h"
 #include "tests/isa.h"
 
+// A fixed input for the built-in ResNet18: [1, 3, 224, 224] in [-1, 1].
+static kiln::Tensor resnet18_input() {
+  kiln::Tensor x{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};
+  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = float((i * 7919) % 255) / 127.f - 1.f;
+  return x;
+}
+
 TEST_CASE("kiln::Model copies fuse independently and agree on the output") {
   kiln::Model unfused = kiln::Model::load("tutorial", 3);
   kiln::Model fused = unfused;
@@ -90,8 +97,7 @@ TEST_CASE("kiln::CompileOptions::conv_algo: every algorithm gives the direct res
   const kiln::test::TempCache cache;  // tune's times stay in this test (tests/engine/temp_cache.h)
   kiln::Model m = kiln::Model::load("resnet18", 5);
   m.fuse(kiln::Fuse::all);
-  kiln::Tensor x{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};
-  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = float((i * 7919) % 255) / 127.f - 1.f;
+  const kiln::Tensor x = resnet18_input();
 
   kiln::Runner direct = m.compile(1);
   const std::vector<float> want = direct.run({x})[0].data;
@@ -128,8 +134,7 @@ TEST_CASE("kiln::CompileOptions::conv_algo: every algorithm gives the direct res
 TEST_CASE("kiln::Model compiled as an rvalue gives the same runner, and is left empty") {
   kiln::Model kept = kiln::Model::load("resnet18", 7);
   kept.fuse(kiln::Fuse::all);
-  kiln::Tensor x{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};
-  for (size_t i = 0; i < x.data.size(); ++i) x.data[i] = float((i * 7919) % 255) / 127.f - 1.f;
+  const kiln::Tensor x = resnet18_input();
   for (kiln::ConvAlgo algo : {kiln::ConvAlgo::direct, kiln::ConvAlgo::winograd,
                               kiln::ConvAlgo::kiln_winograd}) {
     CAPTURE(static_cast<int>(algo));

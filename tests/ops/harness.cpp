@@ -85,10 +85,7 @@ ir::Tensor run_node(const std::string& op, const std::vector<NodeInput>& inputs,
   // Compiled from the graph itself, so its parameters are freed before the run:
   // a kernel that kept reading them instead of its packed copy fails here (and
   // under ASan).
-  const std::vector<ir::Tensor> activations = activation_tensors(inputs);
-  engine::Plan plan = engine::compile(std::move(g), activations.at(0).shape[0]);
-  engine::Context context(plan);
-  return context.run(activations).at(0);
+  return engine::run_graph(std::move(g), activation_tensors(inputs)).at(0);
 }
 
 ir::Tensor run_op(const std::string& op, const std::vector<ir::Tensor>& activations,
