@@ -4,13 +4,17 @@
 #include <cstdio>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include <kiln/kiln.h>
 
 int main(int argc, char** argv) try {
   kiln::Model model = kiln::Model::load("resnet18");
   model.fuse(kiln::Fuse::batchnorm);
-  kiln::Runner runner = model.compile(/*batch=*/1);
+  const size_t batchnorms_left = model.op_count("batchnorm");
+  // The model is needed no more: compiled from itself, it frees each weight
+  // as soon as the kernels hold their packed copy.
+  kiln::Runner runner = std::move(model).compile(/*batch=*/1);
 
   kiln::Tensor image{{1, 3, 224, 224}, std::vector<float>(3 * 224 * 224)};
   if (argc > 1) {
@@ -27,7 +31,7 @@ int main(int argc, char** argv) try {
   std::partial_sort(order.begin(), order.begin() + 5, order.end(),
                     [&](int a, int b) { return scores[a] > scores[b]; });
   std::printf("top-5 of %zu classes (%zu BatchNorms left after folding):\n", scores.size(),
-              model.op_count("batchnorm"));
+              batchnorms_left);
   for (int i = 0; i < 5; ++i) std::printf("  class %4d  score %.4f\n", order[i], scores[order[i]]);
   return 0;
 } catch (const kiln::Error& e) {
