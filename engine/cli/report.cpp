@@ -1,5 +1,6 @@
 #include "engine/cli/report.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace kiln::cli {
@@ -29,24 +30,39 @@ nlohmann::json reports_json(const std::vector<PassReport>& reports) {
 }
 
 std::string profile_table(const std::vector<NodeProfile>& steps) {
+  // The text columns are as wide as their longest entry: a truncated name can
+  // leave two rows looking alike (DenseNet's "features.denseblock2.denselayer1..."
+  // for its layers 1 and 10 to 16).
+  int name_w = 5, op_w = 2, impl_w = 14;  // "total", "op", "implementation"
+  for (const NodeProfile& p : steps) {
+    name_w = std::max(name_w, static_cast<int>(p.name.size()));
+    op_w = std::max(op_w, static_cast<int>(p.op.size()));
+    impl_w = std::max(impl_w, static_cast<int>(p.implementation.size()));
+  }
   std::string s;
-  char line[512];
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10s %10s %6s %8s  %s\n", "node", "op",
-                "implementation", "median ms", "min ms", "%", "GFLOP/s", "why (convs)");
-  s += line;
+  char numbers[128];
+  auto row_start = [&](const std::string& name, const std::string& op, const std::string& impl) {
+    s += name + std::string(name_w - name.size() + 1, ' ');
+    s += op + std::string(op_w - op.size() + 1, ' ');
+    s += impl + std::string(impl_w - impl.size(), ' ');
+  };
+  row_start("node", "op", "implementation");
+  std::snprintf(numbers, sizeof numbers, " %10s %10s %6s %8s  %s\n", "median ms", "min ms", "%",
+                "GFLOP/s", "why (convs)");
+  s += numbers;
   double total = 0, total_min = 0;
   for (const NodeProfile& p : steps) {
-    std::snprintf(line, sizeof line, "%-32.32s %-18.18s %-22.22s %10.3f %10.3f %6.1f %8.1f",
-                  p.name.c_str(), p.op.c_str(), p.implementation.c_str(), p.median_ms, p.min_ms,
+    row_start(p.name, p.op, p.implementation);
+    std::snprintf(numbers, sizeof numbers, " %10.3f %10.3f %6.1f %8.1f", p.median_ms, p.min_ms,
                   p.percent, p.gflops);
-    s += line;
+    s += numbers;
     s += p.reason.empty() ? "\n" : "  " + p.reason + "\n";
     total += p.median_ms;
     total_min += p.min_ms;
   }
-  std::snprintf(line, sizeof line, "%-32s %-18s %-22s %10.3f %10.3f %6.1f\n", "total", "", "",
-                total, total_min, 100.0);
-  return s + line;
+  row_start("total", "", "");
+  std::snprintf(numbers, sizeof numbers, " %10.3f %10.3f %6.1f\n", total, total_min, 100.0);
+  return s + numbers;
 }
 
 }  // namespace kiln::cli

@@ -175,6 +175,29 @@ TEST_CASE("engine-run --profile ends each conv row with its algorithm and why") 
   CHECK(fc.find("winograd") == std::string::npos);
 }
 
+TEST_CASE("engine-run --profile prints long node names whole, in aligned columns") {
+  // Two names that agree in their first 32 characters, as DenseNet's do.
+  const std::string first = "features.denseblock2.denselayer1.relu";
+  const std::string second = "features.denseblock2.denselayer16.relu";
+  std::string dir = make_temp_dir("kiln-cli");
+  kiln::ir::Graph g;
+  kiln::ir::Value* x = g.add_input("x", {kiln::ir::kBatch, 4, 3, 3});
+  kiln::ir::Value* a = g.add_node(first, "relu", {x})->output;
+  g.set_outputs({g.add_node(second, "sigmoid", {a})->output});
+  kiln::ir::infer_shapes(g, kiln::ops::registry().schemas());
+  kiln::loaders::save_model_dir(g, dir + "/long_names");
+  auto r = run_engine(dir + "/long_names --profile --iters 1");
+  REQUIRE(r.exit_code == 0);
+  const std::string row1 = line_starting(r.out, first + " "), row2 = line_starting(r.out, second + " ");
+  REQUIRE_FALSE(row1.empty());
+  REQUIRE_FALSE(row2.empty());
+  // The op column starts at the same place in every row, the header's too.
+  const std::string header = line_starting(r.out, "node ");
+  CHECK(row1.find("relu", first.size()) == header.find(" op ") + 1);
+  CHECK(row2.find("sigmoid", second.size()) == header.find(" op ") + 1);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("engine-run -v lists each conv's algorithm and why, one line per conv step") {
   auto r = run_engine("resnet18 --fuse=all --conv-algo auto -v");
   REQUIRE(r.exit_code == 0);
