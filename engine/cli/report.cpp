@@ -33,11 +33,11 @@ std::string profile_table(const std::vector<NodeProfile>& steps) {
   // The text columns are as wide as their longest entry: a truncated name can
   // leave two rows looking alike (DenseNet's "features.denseblock2.denselayer1..."
   // for its layers 1 and 10 to 16).
-  int name_w = 5, op_w = 2, impl_w = 14;  // "total", "op", "implementation"
+  size_t name_w = 5, op_w = 2, impl_w = 14;  // "total", "op", "implementation"
   for (const NodeProfile& p : steps) {
-    name_w = std::max(name_w, static_cast<int>(p.name.size()));
-    op_w = std::max(op_w, static_cast<int>(p.op.size()));
-    impl_w = std::max(impl_w, static_cast<int>(p.implementation.size()));
+    name_w = std::max(name_w, p.name.size());
+    op_w = std::max(op_w, p.op.size());
+    impl_w = std::max(impl_w, p.implementation.size());
   }
   std::string s;
   char numbers[128];

@@ -188,7 +188,8 @@ TEST_CASE("engine-run --profile prints long node names whole, in aligned columns
   kiln::loaders::save_model_dir(g, dir + "/long_names");
   auto r = run_engine(dir + "/long_names --profile --iters 1");
   REQUIRE(r.exit_code == 0);
-  const std::string row1 = line_starting(r.out, first + " "), row2 = line_starting(r.out, second + " ");
+  const std::string row1 = line_starting(r.out, first + " ");
+  const std::string row2 = line_starting(r.out, second + " ");
   REQUIRE_FALSE(row1.empty());
   REQUIRE_FALSE(row2.empty());
   // The op column starts at the same place in every row, the header's too.
