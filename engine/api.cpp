@@ -207,9 +207,8 @@ struct Runner::Impl {
 };
 
 Runner Model::compile(int64_t batch, const CompileOptions& options) const& {
-  auto plan =
-      std::make_shared<const engine::Plan>(engine::compile(impl_->graph, batch, to_engine(options)));
-  return Runner(std::make_unique<Runner::Impl>(std::move(plan)));
+  // A copy's graph shares this model's weights, so they stay here.
+  return Model(*this).compile(batch, options);
 }
 
 Runner Model::compile(int64_t batch, const CompileOptions& options) && {
