@@ -268,6 +268,35 @@ TEST_CASE("choose_conv_algo under auto keeps oneDNN's Winograd out of a layer it
         "from 64)");
 }
 
+TEST_CASE("choose_conv_algo under auto takes Kiln's F(4x4) over oneDNN's, never over its F(2x2)") {
+  if (skip_without_avx512("oneDNN's Winograd kernel")) return;
+  // 512 -> 512 at 7x7: 4 tiles an image, below the 32-tile rule at batch 1
+  // to 7. oneDNN picks its kernel by the work: F(2x2) for one image on the
+  // CPUs seen so far, F(4x4) for four.
+  int f4x4 = 0;
+  for (int64_t n : {1, 4}) {
+    const ConvShape s = {n, 512, 512, 7, 3};
+    const std::string sizes = "512 -> 512 channels, " + std::to_string(4 * n) + " tiles";
+    const std::string onednn_kernel = choose(s, ops::ConvAlgo::winograd).pd.impl_info_str();
+    CAPTURE(onednn_kernel);
+    if (onednn_kernel.find("wino_2x3") != std::string::npos) {
+      CHECK(reason(choose(s, ops::ConvAlgo::auto_)) ==
+            "onednn winograd: auto: " + sizes + " (oneDNN's from 32 channels, Kiln's from 64)");
+    } else {
+      ++f4x4;
+      CHECK(reason(choose(s, ops::ConvAlgo::auto_)) ==
+            "kiln winograd: auto: " + sizes +
+                " (Kiln's F(4x4) instead of oneDNN's from 64 channels)");
+      // With blocked neighbours oneDNN's shares their layout: its own rule.
+      CHECK(choose_blocked(s).kernel == ops::ConvKernel::onednn_winograd);
+    }
+  }
+  CHECK(f4x4 >= 1);  // four images are enough work for oneDNN's F(4x4)
+  // Below 64 channels oneDNN's stays, whichever kernel it runs.
+  CHECK(choose({8, 32, 32, 7, 3}, ops::ConvAlgo::auto_).kernel ==
+        ops::ConvKernel::onednn_winograd);
+}
+
 TEST_CASE("choose_conv_algo under auto with blocked convs takes Kiln's for widening layers and big batches") {
   if (skip_without_avx512("oneDNN's Winograd kernel")) return;
   const std::string kiln_rule =
