@@ -42,6 +42,11 @@ ConvWork conv_work(const ir::Graph& graph) {
     const bool pointwise = w[2] == 1 && w[3] == 1;
     const bool grouped = ir::attr_int(*node, "groups", 1) > 1;
     (pointwise || grouped ? work.pointwise_or_grouped : work.other) += macs;
+    if (grouped && w[1] > 1 && w[1] % 16 != 0) {
+      const ir::Shape& x = node->inputs[0]->shape;
+      work.misfit_floats += static_cast<double>(x[1]) * static_cast<double>(x[2] * x[3]) +
+                            static_cast<double>(y[1]) * static_cast<double>(y[2] * y[3]);
+    }
   }
   return work;
 }
@@ -55,7 +60,9 @@ bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work) {
                                  work.pointwise_or_grouped >= work.other;
       const bool concat_heavy =
           work.concat_floats > 0 && work.concat_floats >= kBlockedConcatFloatsPerMac * macs;
-      return vector_width() == 16 && work.channel_movers == 0 && (pointwise_led || concat_heavy);
+      const bool misfits = work.misfit_floats >= kBlockedMisfitFloatsPerMac * macs && macs > 0;
+      return vector_width() == 16 && work.channel_movers == 0 && !misfits &&
+             (pointwise_led || concat_heavy);
     }
     case ConvLayout::any: return false;
     case ConvLayout::blocked: return vector_width() > 0;

@@ -13,8 +13,12 @@
 // nChw16c, at any batch, where channel concats write
 // kBlockedConcatFloatsPerMac floats or more per conv multiply-add
 // (SqueezeNets): blocked, the engine places such concats in place at batch 1
-// and copies whole blocks at larger batches. Measured in bench/README,
-// "Convolutions in nChw16c" and "Concat-heavy graphs blocked".
+// and copies whole blocks at larger batches. It never asks where grouped
+// convs that oneDNN cannot run in nChw16c carry kBlockedMisfitFloatsPerMac
+// floats or more per conv multiply-add (RegNets of 8 or 24 channels a
+// group): each would be reordered in and out. Measured in bench/README,
+// "Convolutions in nChw16c", "Concat-heavy graphs blocked" and "Grouped
+// convs that do not fit nChw16c".
 #pragma once
 
 #include <cstdint>
@@ -44,6 +48,15 @@ inline constexpr int64_t kBlockedConvsFromBatch = 6;
 // lost 1.09x blocked at batch 1.
 inline constexpr double kBlockedConcatFloatsPerMac = 2e-3;
 
+// Under ConvLayout::auto_, the floats in and out of misfit grouped convs
+// (ConvWork::misfit_floats) per conv multiply-add from which convs never ask
+// for nChw16c. At batch 6 / 10, blocked against nhwc (AMD Zen 5): RegNetY-400MF
+// (6.0e-3) 1.12x / 1.09x the time, RegNetY-1.6GF and RegNetX-1.6GF (3.2e-3)
+// 1.12x / 1.06x and 1.11x / 1.06x, RegNetY-3.2GF (2.3e-3) 1.12x / 0.90x,
+// RegNetY-8GF (1.6e-3) 0.93x / 0.95x, ResNeXt-50 32x4d (1.1e-3) 0.95x /
+// 0.94x, ResNeXt-101 32x8d (0.3e-3) 0.91x / 0.92x.
+inline constexpr double kBlockedMisfitFloatsPerMac = 2.7e-3;
+
 // The names engine-run's --conv-layout uses: "auto", "any", "blocked".
 const char* conv_layout_name(ConvLayout layout);
 std::optional<ConvLayout> conv_layout_from_name(const std::string& name);
@@ -56,12 +69,16 @@ std::string conv_layout_names();
 // (channel_shuffle, permute), which cost more around blocked convs than
 // around nhwc ones: ShuffleNetV2 ran 1.06x slower blocked at batch 10 (its
 // shuffles copy 58-channel partial blocks plane by plane), and a permute
-// reorders a blocked tensor first.
+// reorders a blocked tensor first; and the floats in and out of grouped convs
+// whose channels per group are more than one and not a multiple of 16, for
+// which oneDNN 2.6 has no nChw16c kernel (it picks nChw8c or nhwc, so among
+// blocked convs each costs a reorder in and one out).
 struct ConvWork {
   double pointwise_or_grouped = 0;
   double other = 0;
   int64_t channel_movers = 0;
   double concat_floats = 0;
+  double misfit_floats = 0;
 };
 // The graph's shapes must be inferred; the batch dimension counts as 1.
 ConvWork conv_work(const ir::Graph& graph);

@@ -33,7 +33,9 @@ options:
                    nChw16c on AVX-512 from a batch of 6 where 1x1 and grouped
                    convs hold half the conv work or more, or at any batch
                    where concats write 2e-3 floats or more per conv
-                   multiply-add, and no node shuffles channels; else any), any
+                   multiply-add, and no node shuffles channels nor grouped
+                   convs that nChw16c does not fit move 2.7e-3 floats or
+                   more per multiply-add; else any), any
                    (as oneDNN picks: nhwc on AVX-512, nChw8c on AVX2),
                    blocked (nChw16c on AVX-512, nChw8c on AVX2)
   --input X.npy    input tensor, float32 C order; once per model input.

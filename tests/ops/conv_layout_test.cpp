@@ -136,6 +136,45 @@ TEST_CASE("convs_blocked: auto on AVX-512 at any batch where concats write much 
   }
 }
 
+TEST_CASE("conv_work counts the floats in and out of grouped convs that do not fit nChw16c") {
+  // x [N, 32, 10, 10] -> 3x3 convs of 8 channels a group (misfit), 16 a
+  // group and 1 a group (depthwise), each 32 -> 32 channels.
+  ir::Graph g;
+  ir::Value* y = g.add_input("x", {ir::kBatch, 32, 10, 10});
+  for (int64_t groups : {4, 2, 32}) {
+    const std::string name = "g" + std::to_string(groups);
+    y = g.add_node(name, "conv2d",
+                   {y, g.add_param(name + ".w", random_tensor({32, 32 / groups, 3, 3}, 3))},
+                   {{"padding", std::vector<int64_t>{1, 1}}, {"groups", groups}})
+            ->output;
+  }
+  g.set_outputs({y});
+  ir::infer_shapes(g, ops::registry().schemas());
+  const ops::ConvWork work = ops::conv_work(g);
+  CHECK(work.misfit_floats == doctest::Approx(2 * 32 * 100));  // g4's input and output
+  CHECK(work.pointwise_or_grouped == doctest::Approx(32 * 100 * 9 * (8 + 16 + 1)));
+}
+
+TEST_CASE("convs_blocked: auto never where grouped convs that do not fit nChw16c move much per multiply-add") {
+  const double per_mac = ops::kBlockedMisfitFloatsPerMac;
+  // 1000 multiply-adds, led by 1x1 and grouped convs: blocked from batch 6
+  // without misfits.
+  const ops::ConvWork heavy{900, 100, 0, 0, 1000 * per_mac};
+  const ops::ConvWork light{900, 100, 0, 0, 999 * per_mac};
+  // Concat-heavy too: the misfits still decide.
+  const ops::ConvWork concats{900, 100, 0, 1000 * ops::kBlockedConcatFloatsPerMac,
+                              1000 * per_mac};
+  const bool avx512 = ops::vector_width() == 16;
+  const int64_t B = ops::kBlockedConvsFromBatch;
+  for (int64_t batch : {B, int64_t{10}}) {
+    CAPTURE(batch);
+    CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, batch, heavy));
+    CHECK(ops::convs_blocked(ops::ConvLayout::auto_, batch, light) == avx512);
+    CHECK_FALSE(ops::convs_blocked(ops::ConvLayout::auto_, batch, concats));
+    CHECK(ops::convs_blocked(ops::ConvLayout::blocked, batch, heavy) == (ops::vector_width() > 0));
+  }
+}
+
 TEST_CASE("convs asked for the blocked layout write it, and compute what the reference does") {
   const ir::Graph g = mobile_block(7);
   const ir::Tensor x = random_tensor({2, 16, 12, 12}, 3);
