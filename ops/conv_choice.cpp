@@ -109,24 +109,22 @@ bool kiln_winograd_beats_onednn(int64_t C, int64_t OC, int64_t tiles) {
 // (jit_wino_4x3, from a few images). Chains of three 3x3 convs with relu
 // (C -> OC then OC -> OC, nhwc neighbours), Kiln's / oneDNN's Winograd,
 // bench/ab.py 4 rounds (oneDNN 2.6, Zen 5 EPYC, 2 threads), where oneDNN ran
-// its F(4x4) below 32 tiles:
+// its F(4x4) below 32 tiles (N * ceil(OH/4) * ceil(OW/4)):
 //   C -> OC      H x W  batch: ratio (tiles)
-//   64 -> 64     14x14  4: 0.76x (16)
 //   64 -> 64      7x7   4: 0.68x (16)
-//   128 -> 128   14x14  1: 0.92x (16)   2: 0.87x (32)
 //   128 -> 128    7x7   4: 0.93x (16)
-//   96 -> 208    14x14  2: 1.01x (32)
-//   112 -> 224   14x14  2: 0.95x (32)
 //   160 -> 320    7x7   4: 0.61x (16)
 //   256 -> 256    7x7   4: 0.65x (16)
 //   384 -> 384    7x7   4: 0.60x (16)
 //   512 -> 512    7x7   3: 0.44x (12)   4: 0.46x (16)   5: 0.53x (20)   6: 0.64x (24)
 //   1024 -> 1024  7x7   4: 0.52x (16)
-// and at 32 tiles and more 0.65-0.97x. Where oneDNN ran its F(2x2), Kiln's
-// lost most layers of 160 channels and more at 7x7 (1.18-1.74x at batch 1
-// and 2). So from 64 channels Kiln's F(4x4) replaces oneDNN's, never its
-// F(2x2). (oneDNN's F(4x4) also reorders in and out of its blocked layout,
-// which Kiln's, reading the direct kernel's nhwc, does not.)
+// and wherever it ran its F(4x4) at 32 tiles and more 0.64-1.01x (7x7 to
+// 28x28, batch 1 to 10). Where oneDNN ran its F(2x2), Kiln's lost most 7x7
+// layers of 160 channels and more (1.18-1.74x at batch 1 and 2) and won
+// others (14x14 at batch 1: 128 -> 128 0.92x, 96 -> 208 0.40x). So from 64
+// channels Kiln's F(4x4) replaces oneDNN's F(4x4), never its F(2x2).
+// (oneDNN's F(4x4) also reorders in and out of its blocked layout, which
+// Kiln's, reading the direct kernel's nhwc, does not.)
 bool onednn_winograd_is_f2x2(const dnnl::convolution_forward::primitive_desc& pd) {
   return std::string(pd.impl_info_str()).find("wino_2x3") != std::string::npos;
 }
