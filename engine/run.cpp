@@ -105,10 +105,12 @@ std::vector<ir::Tensor> Context::run_timed(const std::vector<ir::Tensor>& inputs
   }
   std::vector<ir::Tensor> outputs;
   for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
-    ir::Tensor t(plan.output_shapes[o]);
-    std::memcpy(t.data.data(), impl_->memories[plan.output_tensors[o]].get_data_handle(),
-                t.data.size() * sizeof(float));
-    outputs.push_back(std::move(t));
+    // Copied straight into new storage: a zero-filled tensor first would
+    // write a large output twice.
+    const auto* y =
+        static_cast<const float*>(impl_->memories[plan.output_tensors[o]].get_data_handle());
+    const auto n = static_cast<size_t>(ir::shape_numel(plan.output_shapes[o]));
+    outputs.emplace_back(plan.output_shapes[o], ir::TensorData(y, y + n));
   }
   return outputs;
 }
