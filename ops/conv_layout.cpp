@@ -25,28 +25,31 @@ std::optional<ConvLayout> conv_layout_from_name(const std::string& name) {
 
 std::string conv_layout_names() { return choice_names(kAll, conv_layout_name); }
 
+namespace {
+
+// The floats of one image of a rank-4 [N, C, H, W] shape.
+double image_floats(const ir::Shape& s) {
+  return static_cast<double>(s[1]) * static_cast<double>(s[2] * s[3]);
+}
+
+}  // namespace
+
 ConvWork conv_work(const ir::Graph& graph) {
   ConvWork work;
   for (const auto& node : graph.nodes()) {
     if (node->op == "channel_shuffle" || node->op == "permute") ++work.channel_movers;
-    if (node->op == "concat" && node->output->shape.size() == 4) {
-      const ir::Shape& y = node->output->shape;
-      work.concat_floats += static_cast<double>(y[1]) * static_cast<double>(y[2] * y[3]);
-    }
+    if (node->op == "concat" && node->output->shape.size() == 4)
+      work.concat_floats += image_floats(node->output->shape);
     const ir::Value* weight = conv_weight(*node);
     if (!weight || weight->shape.size() != 4 || node->output->shape.size() != 4) continue;
     const ir::Shape& w = weight->shape;
     const ir::Shape& y = node->output->shape;
-    const double macs = static_cast<double>(y[1]) * static_cast<double>(y[2]) *
-                        static_cast<double>(y[3]) * static_cast<double>(w[1] * w[2] * w[3]);
+    const double macs = image_floats(y) * static_cast<double>(w[1] * w[2] * w[3]);
     const bool pointwise = w[2] == 1 && w[3] == 1;
     const bool grouped = ir::attr_int(*node, "groups", 1) > 1;
     (pointwise || grouped ? work.pointwise_or_grouped : work.other) += macs;
-    if (grouped && w[1] > 1 && w[1] % 16 != 0) {
-      const ir::Shape& x = node->inputs[0]->shape;
-      work.misfit_floats += static_cast<double>(x[1]) * static_cast<double>(x[2] * x[3]) +
-                            static_cast<double>(y[1]) * static_cast<double>(y[2] * y[3]);
-    }
+    if (grouped && w[1] > 1 && w[1] % 16 != 0)
+      work.misfit_floats += image_floats(node->inputs[0]->shape) + image_floats(y);
   }
   return work;
 }
@@ -60,7 +63,8 @@ bool convs_blocked(ConvLayout layout, int64_t batch, const ConvWork& work) {
                                  work.pointwise_or_grouped >= work.other;
       const bool concat_heavy =
           work.concat_floats > 0 && work.concat_floats >= kBlockedConcatFloatsPerMac * macs;
-      const bool misfits = work.misfit_floats >= kBlockedMisfitFloatsPerMac * macs && macs > 0;
+      const bool misfits =
+          work.misfit_floats > 0 && work.misfit_floats >= kBlockedMisfitFloatsPerMac * macs;
       return vector_width() == 16 && work.channel_movers == 0 && !misfits &&
              (pointwise_led || concat_heavy);
     }
