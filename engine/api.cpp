@@ -240,23 +240,42 @@ std::vector<StepInfo> Runner::steps() const {
   return out;
 }
 
+// The inputs as they are: the run copies each in once, into its buffers.
+static std::vector<engine::Context::InputRef> refs_of(const std::vector<Tensor>& tensors) {
+  std::vector<engine::Context::InputRef> refs;
+  for (const Tensor& t : tensors) refs.emplace_back(t.shape, t.data.data(), t.data.size());
+  return refs;
+}
+
 std::vector<Tensor> Runner::run(const std::vector<Tensor>& inputs) {
   std::vector<Tensor> out;
-  for (ir::Tensor& t : impl_->context.run(to_ir(inputs))) out.push_back(to_api(std::move(t)));
+  run(inputs, out);
   return out;
+}
+
+void Runner::run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs) {
+  engine::Context& ctx = impl_->context;
+  ctx.execute(refs_of(inputs));
+  const std::vector<ir::Shape>& shapes = impl_->plan->output_shapes();
+  outputs.resize(shapes.size());
+  for (size_t o = 0; o < shapes.size(); ++o) {
+    const float* y = ctx.output(o);
+    outputs[o].shape = shapes[o];
+    outputs[o].data.assign(y, y + ir::shape_numel(shapes[o]));  // within its capacity: no allocation
+  }
 }
 
 std::vector<NodeProfile> Runner::profile(const std::vector<Tensor>& inputs, int iters) {
   std::vector<NodeProfile> out;
   for (const engine::StepProfile& p :
-       engine::profile(*impl_->plan, impl_->context, to_ir(inputs), 1, iters < 1 ? 1 : iters))
+       engine::profile(*impl_->plan, impl_->context, refs_of(inputs), 1, iters < 1 ? 1 : iters))
     out.push_back({p.name, p.op, p.implementation, p.reason, p.median_ms, p.min_ms, p.percent,
                    p.gflops});
   return out;
 }
 
 void Runner::write_trace(const std::vector<Tensor>& inputs, const std::string& path) {
-  engine::write_chrome_trace(*impl_->plan, impl_->context, to_ir(inputs), path);
+  engine::write_chrome_trace(*impl_->plan, impl_->context, refs_of(inputs), path);
 }
 
 Timing Runner::time(const std::vector<Tensor>& inputs, int warmup, int iters) {
@@ -267,7 +286,7 @@ std::vector<Timing> time_interleaved(const std::vector<Runner*>& runners,
                                      const std::vector<Tensor>& inputs, int warmup, int iters) {
   std::vector<engine::Context*> contexts;
   for (Runner* r : runners) contexts.push_back(&r->impl_->context);
-  return engine::time_interleaved(contexts, to_ir(inputs), warmup, iters);
+  return engine::time_interleaved(contexts, refs_of(inputs), warmup, iters);
 }
 
 // --- Checks and threads ------------------------------------------------------

@@ -12,13 +12,14 @@
 namespace kiln::engine {
 
 std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
-                                 const std::vector<ir::Tensor>& inputs, int warmup, int iters) {
+                                 const std::vector<Context::InputRef>& inputs, int warmup,
+                                 int iters) {
   const std::vector<StepInfo> steps = plan.steps();
-  for (int i = 0; i < warmup; ++i) ctx.run(inputs);
+  for (int i = 0; i < warmup; ++i) ctx.execute(inputs);
   std::vector<std::vector<double>> samples(steps.size());
   std::vector<Context::StepTime> times;
   for (int i = 0; i < iters; ++i) {
-    ctx.run_timed(inputs, &times);
+    ctx.execute(inputs, &times);
     for (size_t s = 0; s < times.size(); ++s) samples[s].push_back(times[s].duration_ms);
   }
   std::vector<StepProfile> out;
@@ -59,10 +60,10 @@ std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>&
   return trace.dump(1) + "\n";
 }
 
-void write_chrome_trace(const Plan& plan, Context& ctx, const std::vector<ir::Tensor>& inputs,
-                        const std::string& path) {
+void write_chrome_trace(const Plan& plan, Context& ctx,
+                        const std::vector<Context::InputRef>& inputs, const std::string& path) {
   std::vector<Context::StepTime> times;
-  ctx.run_timed(inputs, &times);
+  ctx.execute(inputs, &times);
   std::ofstream f(path, std::ios::binary);
   if (f) f << chrome_trace(plan, times);
   if (!f) throw Error(path, std::string("cannot write: ") + std::strerror(errno));

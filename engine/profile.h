@@ -21,14 +21,15 @@ struct StepProfile {
 
 // Runs `warmup` untimed and `iters` timed runs, timing each step on its own.
 std::vector<StepProfile> profile(const Plan& plan, Context& ctx,
-                                 const std::vector<ir::Tensor>& inputs, int warmup, int iters);
+                                 const std::vector<Context::InputRef>& inputs, int warmup,
+                                 int iters);
 
 // The Chrome trace (chrome://tracing, Perfetto) of one run, as JSON text:
 // one complete ("X") event per step.
 std::string chrome_trace(const Plan& plan, const std::vector<Context::StepTime>& times);
 
 // Runs `ctx` once on `inputs` and writes that run's Chrome trace to `path`.
-void write_chrome_trace(const Plan& plan, Context& ctx, const std::vector<ir::Tensor>& inputs,
-                        const std::string& path);
+void write_chrome_trace(const Plan& plan, Context& ctx,
+                        const std::vector<Context::InputRef>& inputs, const std::string& path);
 
 }  // namespace kiln::engine

@@ -66,23 +66,47 @@ Context::Context(Context&&) noexcept = default;
 Context::~Context() = default;
 
 std::vector<ir::Tensor> Context::run(const std::vector<ir::Tensor>& inputs) {
-  return run_timed(inputs, nullptr);
+  execute(std::vector<InputRef>(inputs.begin(), inputs.end()));
+  const PlanImpl& plan = *impl_->plan;
+  std::vector<ir::Tensor> outputs;
+  for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
+    // Copied straight into new storage: a zero-filled tensor first would
+    // write a large output twice.
+    const float* y = output(o);
+    const auto n = static_cast<size_t>(ir::shape_numel(plan.output_shapes[o]));
+    outputs.emplace_back(plan.output_shapes[o], ir::TensorData(y, y + n));
+  }
+  return outputs;
 }
 
-std::vector<ir::Tensor> Context::run_timed(const std::vector<ir::Tensor>& inputs,
-                                           std::vector<StepTime>* step_times) {
+void Context::run(const std::vector<InputRef>& inputs, std::vector<ir::Tensor>& outputs) {
+  execute(inputs);
+  const PlanImpl& plan = *impl_->plan;
+  outputs.resize(plan.output_tensors.size());
+  for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
+    const float* y = output(o);
+    const auto n = static_cast<size_t>(ir::shape_numel(plan.output_shapes[o]));
+    outputs[o].shape = plan.output_shapes[o];
+    outputs[o].data.assign(y, y + n);  // within its capacity: no allocation
+  }
+}
+
+void Context::execute(const std::vector<InputRef>& inputs, std::vector<StepTime>* step_times) {
   const PlanImpl& plan = *impl_->plan;
   if (inputs.size() != plan.input_tensors.size())
     throw Error("run: the model takes " + std::to_string(plan.input_tensors.size()) +
                 " input(s), got " + std::to_string(inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i].shape != plan.input_shapes[i])
+    const ir::Shape& shape = *inputs[i].shape;
+    if (shape != plan.input_shapes[i])
       throw Error("input '" + plan.input_names[i] + "': expected shape " +
-                  ir::shape_str(plan.input_shapes[i]) + ", got " + ir::shape_str(inputs[i].shape));
-    if (static_cast<size_t>(inputs[i].numel()) != static_cast<size_t>(ir::shape_numel(inputs[i].shape)))
-      throw Error("input '" + plan.input_names[i] + "': data does not match its shape");
-    std::memcpy(impl_->memories[plan.input_tensors[i]].get_data_handle(), inputs[i].data.data(),
-                inputs[i].data.size() * sizeof(float));
+                  ir::shape_str(plan.input_shapes[i]) + ", got " + ir::shape_str(shape));
+    const auto n = static_cast<size_t>(ir::shape_numel(shape));
+    if (inputs[i].size != n)
+      throw Error("input '" + plan.input_names[i] + "': shape " + ir::shape_str(shape) + " needs " +
+                  std::to_string(n) + " values, got " + std::to_string(inputs[i].size));
+    std::memcpy(impl_->memories[plan.input_tensors[i]].get_data_handle(), inputs[i].data,
+                n * sizeof(float));
   }
   if (step_times) {
     // Each step is waited for, so its time is its own.
@@ -103,16 +127,11 @@ std::vector<ir::Tensor> Context::run_timed(const std::vector<ir::Tensor>& inputs
       plan.steps[s].kernel->execute(impl_->stream, impl_->args[s]);
     impl_->stream.wait();
   }
-  std::vector<ir::Tensor> outputs;
-  for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
-    // Copied straight into new storage: a zero-filled tensor first would
-    // write a large output twice.
-    const auto* y =
-        static_cast<const float*>(impl_->memories[plan.output_tensors[o]].get_data_handle());
-    const auto n = static_cast<size_t>(ir::shape_numel(plan.output_shapes[o]));
-    outputs.emplace_back(plan.output_shapes[o], ir::TensorData(y, y + n));
-  }
-  return outputs;
+}
+
+const float* Context::output(size_t o) const {
+  const PlanImpl& plan = *impl_->plan;
+  return static_cast<const float*>(impl_->memories[plan.output_tensors.at(o)].get_data_handle());
 }
 
 std::vector<ir::Tensor> run_graph(const ir::Graph& graph, const std::vector<ir::Tensor>& inputs,

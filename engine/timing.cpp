@@ -17,22 +17,25 @@ TimingStats summarize(std::vector<double> samples) {
   return s;
 }
 
-static double timed_run_ms(Context& ctx, const std::vector<ir::Tensor>& inputs) {
+static double timed_run_ms(Context& ctx, const std::vector<Context::InputRef>& inputs,
+                           std::vector<ir::Tensor>& outputs) {
   auto start = std::chrono::steady_clock::now();
-  ctx.run(inputs);
+  ctx.run(inputs, outputs);
   auto end = std::chrono::steady_clock::now();
   return std::chrono::duration<double, std::milli>(end - start).count();
 }
 
 std::vector<TimingStats> time_interleaved(std::vector<Context*> contexts,
-                                          const std::vector<ir::Tensor>& inputs, int warmup,
-                                          int iters) {
+                                          const std::vector<Context::InputRef>& inputs,
+                                          int warmup, int iters) {
+  std::vector<std::vector<ir::Tensor>> outputs(contexts.size());
   for (int i = 0; i < warmup; ++i) {
-    for (Context* ctx : contexts) ctx->run(inputs);
+    for (size_t c = 0; c < contexts.size(); ++c) contexts[c]->run(inputs, outputs[c]);
   }
   std::vector<std::vector<double>> samples(contexts.size());
   for (int i = 0; i < iters; ++i) {
-    for (size_t c = 0; c < contexts.size(); ++c) samples[c].push_back(timed_run_ms(*contexts[c], inputs));
+    for (size_t c = 0; c < contexts.size(); ++c)
+      samples[c].push_back(timed_run_ms(*contexts[c], inputs, outputs[c]));
   }
   std::vector<TimingStats> out;
   for (auto& s : samples) out.push_back(summarize(std::move(s)));

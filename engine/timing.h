@@ -15,8 +15,10 @@ TimingStats summarize(std::vector<double> samples_ms);
 
 // Times several contexts side by side on the same inputs, interleaving their
 // runs (A B C A B C ...) so that drift in the machine's speed hits all alike.
+// A timed run is Context::run into outputs kept from the run before, as a
+// caller's loop of runs would do it.
 std::vector<TimingStats> time_interleaved(std::vector<Context*> contexts,
-                                          const std::vector<ir::Tensor>& inputs, int warmup,
-                                          int iters);
+                                          const std::vector<Context::InputRef>& inputs,
+                                          int warmup, int iters);
 
 }  // namespace kiln::engine

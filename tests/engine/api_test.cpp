@@ -47,7 +47,33 @@ TEST_CASE("kiln::Runner rejects an input of the wrong shape with kiln::Error") {
   CHECK_THROWS_WITH_AS(r.run({x}), doctest::Contains("expected shape [2, 1, 1, 1], got [3, 1, 1, 1]"),
                        kiln::Error);
   kiln::Tensor lying{{2, 1, 1, 1}, {1.f}};
-  CHECK_THROWS_AS(r.run({lying}), kiln::Error);
+  CHECK_THROWS_WITH_AS(r.run({lying}),
+                       doctest::Contains("shape [2, 1, 1, 1] needs 2 values, got 1"), kiln::Error);
+  std::vector<kiln::Tensor> outputs;
+  CHECK_THROWS_AS(r.run({lying}, outputs), kiln::Error);
+  CHECK_THROWS_WITH_AS(r.run({}), doctest::Contains("takes 1 input(s), got 0"), kiln::Error);
+}
+
+TEST_CASE("kiln::Runner::run into outputs gives run()'s result, and keeps their storage run to run") {
+  kiln::Model m = kiln::Model::load("tutorial", 5);
+  m.fuse(kiln::Fuse::all);
+  kiln::Runner r = std::move(m).compile(4);
+  const std::vector<kiln::Tensor> x1 = kiln::random_inputs(r.input_shapes(), 1);
+  const std::vector<kiln::Tensor> x2 = kiln::random_inputs(r.input_shapes(), 2);
+
+  // Whatever `outputs` held, it ends with one tensor per output, of its shape.
+  std::vector<kiln::Tensor> outputs{{{7}, std::vector<float>(7, 9.f)}, {{1}, {1.f}}};
+  r.run(x1, outputs);
+  REQUIRE(outputs.size() == r.output_shapes().size());
+  CHECK(outputs[0].shape == r.output_shapes()[0]);
+  CHECK(outputs[0].data == r.run(x1)[0].data);
+
+  const float* storage = outputs[0].data.data();
+  r.run(x2, outputs);
+  CHECK(outputs[0].data.data() == storage);  // reused, not reallocated
+  const std::vector<kiln::Tensor> y2 = r.run(x2);
+  CHECK(outputs[0].data == y2[0].data);
+  CHECK(outputs[0].data != r.run(x1)[0].data);  // the second input's result, not the first's
 }
 
 TEST_CASE("kiln::Runner::profile gives one row per step, in order, with shares adding up to 100%") {
