@@ -273,14 +273,28 @@ def write_chart(rows, path, title):
 
 
 def cpu_name():
+    """The CPU, named well enough to tell which kernels ran: its model name
+    (a virtual machine may only say "AMD EPYC"), family and model numbers
+    (AMD family 25 is Zen 3 or 4, 26 Zen 5) and its widest vector ISA."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("model name", "cpu family", "model", "flags") and key not in fields:
+                    fields[key] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown CPU"
+    name = fields.get("model name") or platform.processor() or "unknown CPU"
+    flags = fields.get("flags", "").split()
+    isa = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    details = []
+    if "cpu family" in fields and "model" in fields:
+        details.append(f"family {fields['cpu family']} model {fields['model']}")
+    if isa:
+        details.append(isa)
+    return f"{name} ({', '.join(details)})" if details else name
 
 
 def main():

@@ -37,7 +37,6 @@ import argparse
 import datetime
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -187,14 +186,6 @@ def round_ratios(kiln_runs, ort_runs):
 
 
 def cpu_model():
-    """lscpu's 'Model name', else /proc/cpuinfo's."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     from compare_pytorch import cpu_name
     return cpu_name()
 

@@ -151,7 +151,7 @@ def header(meta):
     return (f"Kiln (engine-run), ONNX Runtime {v.get('onnxruntime-node', '?')} (onnxruntime-node) "
             f"and PyTorch {v.get('torch', '?')} eager on torchvision's models (random init, "
             f"randomised BatchNorms), {meta['size']}x{meta['size']}, {meta['threads']} threads, "
-            f"on a {meta['cpu']} ({meta['cpus']} CPUs), {meta['date']}. Each time is the median "
+            f"on {meta['cpu']}, {meta['cpus']} CPUs, {meta['date']}. Each time is the median "
             f"of {meta['rounds']} rounds' medians of {meta['iters']} runs after {meta['warmup']} "
             f"warm-up, the engines alternating in fresh processes. 1-minute load average "
             f"{load:.2f} before the run, {meta['load_average_after']:.2f} after"
@@ -215,7 +215,7 @@ def write_chart(results, meta, path):
     ax.set_ylabel("Kiln time / ONNX Runtime time (lower is better)")
     ort = meta["versions"].get("onnxruntime-node", "?")
     ax.set_title(f"Kiln --fuse=all --conv-algo auto / ONNX Runtime {ort}, {meta['threads']} threads, "
-                 f"{meta['size']}x{meta['size']}\n{meta['cpu']} ({meta['cpus']} CPUs), "
+                 f"{meta['size']}x{meta['size']}\n{meta['cpu']}, {meta['cpus']} CPUs, "
                  f"{meta['date']}, load average {meta['load_average_before']:.1f}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
