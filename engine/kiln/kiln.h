@@ -225,9 +225,9 @@ class Runner {
   // Inputs must have the shapes of input_shapes(); throws kiln::Error otherwise.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
   // The same, into `outputs`, whose storage is reused: a loop of runs into
-  // the same outputs allocates nothing. (run(inputs) allocates each output
-  // anew; a large one may then come as fresh pages from the kernel, a page
-  // fault per 4 KiB, each run.)
+  // the same outputs allocates no output storage. (run(inputs) allocates
+  // each output anew; a large one may then come as fresh pages from the
+  // kernel, a page fault per 4 KiB, each run.)
   void run(const std::vector<Tensor>& inputs, std::vector<Tensor>& outputs);
   // Runs `warmup` times untimed, then `iters` times timed.
   Timing time(const std::vector<Tensor>& inputs, int warmup, int iters);
