@@ -66,16 +66,8 @@ Context::Context(Context&&) noexcept = default;
 Context::~Context() = default;
 
 std::vector<ir::Tensor> Context::run(const std::vector<ir::Tensor>& inputs) {
-  execute(std::vector<InputRef>(inputs.begin(), inputs.end()));
-  const PlanImpl& plan = *impl_->plan;
   std::vector<ir::Tensor> outputs;
-  for (size_t o = 0; o < plan.output_tensors.size(); ++o) {
-    // Copied straight into new storage: a zero-filled tensor first would
-    // write a large output twice.
-    const float* y = output(o);
-    const auto n = static_cast<size_t>(ir::shape_numel(plan.output_shapes[o]));
-    outputs.emplace_back(plan.output_shapes[o], ir::TensorData(y, y + n));
-  }
+  run(std::vector<InputRef>(inputs.begin(), inputs.end()), outputs);
   return outputs;
 }
 
@@ -87,7 +79,9 @@ void Context::run(const std::vector<InputRef>& inputs, std::vector<ir::Tensor>& 
     const float* y = output(o);
     const auto n = static_cast<size_t>(ir::shape_numel(plan.output_shapes[o]));
     outputs[o].shape = plan.output_shapes[o];
-    outputs[o].data.assign(y, y + n);  // within its capacity: no allocation
+    // Copied straight in: within the tensor's capacity, no allocation; into
+    // a new tensor, no zero-filling first (a large output written twice).
+    outputs[o].data.assign(y, y + n);
   }
 }
 
