@@ -217,7 +217,12 @@ def write_chart(results, meta, path):
     ax.set_title(f"Kiln --fuse=all --conv-algo auto / ONNX Runtime {ort}, {meta['threads']} threads, "
                  f"{meta['size']}x{meta['size']}\n{meta['cpu']}, {meta['cpus']} CPUs, "
                  f"{meta['date']}, load average {meta['load_average_before']:.1f}", fontsize=9)
-    ax.legend(fontsize=7)
+    # The legend goes in a band above the tallest bar or tick, not over the first models.
+    tallest = max([v for r in results if "batches" in r for b in batches
+                   for v in (ratio(r["batches"][b], "kiln_auto"), ratio(r["batches"][b], "kiln_all"))
+                   if v is not None] + [1.0])
+    ax.set_ylim(0, tallest + 0.3)
+    ax.legend(fontsize=7, loc="upper left", ncol=4)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
