@@ -198,10 +198,12 @@ def write_chart(results, meta, path):
     width = 0.8 / len(batches)
     fig, ax = plt.subplots(figsize=(max(7, 1.0 * len(models) + 2), 4.5))
     colors = ["tab:orange", "tab:red", "tab:purple", "tab:brown"]
+    tallest = 1.0
     for i, b in enumerate(batches):
         xs = [m + (i - (len(batches) - 1) / 2) * width for m in range(len(models))]
         auto = [ratio(r["batches"][b], "kiln_auto") for r in results if "batches" in r]
         direct = [ratio(r["batches"][b], "kiln_all") for r in results if "batches" in r]
+        tallest = max([tallest] + [v for v in auto + direct if v is not None])
         bars = ax.bar(xs, [v or 0 for v in auto], width, color=colors[i % len(colors)],
                       label=f"batch {b}: all + auto / ORT")
         for bar, v in zip(bars, auto):
@@ -218,9 +220,6 @@ def write_chart(results, meta, path):
                  f"{meta['size']}x{meta['size']}\n{meta['cpu']}, {meta['cpus']} CPUs, "
                  f"{meta['date']}, load average {meta['load_average_before']:.1f}", fontsize=9)
     # The legend goes in a band above the tallest bar or tick, not over the first models.
-    tallest = max([v for r in results if "batches" in r for b in batches
-                   for v in (ratio(r["batches"][b], "kiln_auto"), ratio(r["batches"][b], "kiln_all"))
-                   if v is not None] + [1.0])
     ax.set_ylim(0, tallest + 0.3)
     ax.legend(fontsize=7, loc="upper left", ncol=4)
     fig.tight_layout()
