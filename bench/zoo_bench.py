@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 
-from compare_pytorch import ensure_ort, export_onnx, find_executable
+from compare_pytorch import cpu_name, ensure_ort, export_onnx, find_executable
 from zoo_engines import TIME, build_module, kiln_run, load_exporter, ort_run, torch_run
 import zoo_report
 
@@ -189,11 +189,6 @@ def round_ratios(kiln_runs, ort_runs):
             if k.error is None and o.error is None]
 
 
-def cpu_model():
-    from compare_pytorch import cpu_name
-    return cpu_name()
-
-
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=",".join(MODELS),
@@ -254,7 +249,7 @@ def main(argv=None):
             results.append(row)
             print(zoo_report.progress_line(row), file=sys.stderr, flush=True)
     meta = {
-        "cpu": cpu_model(), "cpus": os.cpu_count(), "date": str(datetime.date.today()),
+        "cpu": cpu_name(), "cpus": os.cpu_count(), "date": str(datetime.date.today()),
         "threads": args.threads, "rounds": args.rounds, "iters": args.iters,
         "warmup": args.warmup, "budget_s": args.budget, "size": SIZE, "batches": args.batch,
         "load_average_before": load_before, "load_average_after": os.getloadavg()[0],
